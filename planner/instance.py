@@ -1,0 +1,392 @@
+"""The instance: the SPEC's section 2 as a validated pydantic schema, plus friendly loading.
+
+Every problem found in a file is reported at once, each with its field path
+(`leases[2].price_per_gpu_hour`) and what is wrong, as an `InstanceError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+
+class InstanceError(ValueError):
+    """Bad input: a list of (field path, message) problems found in one source."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {path or '(top level)'}: {msg}" for path, msg in problems))
+
+
+def _number(value: Any) -> Any:
+    """Accept numbers written in scientific notation, which YAML 1.1 loaders read as strings."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    """Accept `7e1` or `70.0` for an integer field, but not `70.5`."""
+    value = _number(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    return value
+
+
+Num = Annotated[float, BeforeValidator(_number), BeforeValidator(_no_bool)]
+NonNeg = Annotated[float, Field(ge=0), BeforeValidator(_number), BeforeValidator(_no_bool)]
+Positive = Annotated[float, Field(gt=0), BeforeValidator(_number), BeforeValidator(_no_bool)]
+Int = Annotated[int, BeforeValidator(_whole_number), BeforeValidator(_no_bool)]
+NonNegInt = Annotated[int, Field(ge=0), BeforeValidator(_whole_number), BeforeValidator(_no_bool)]
+PosInt = Annotated[int, Field(ge=1), BeforeValidator(_whole_number), BeforeValidator(_no_bool)]
+
+
+class Spec(BaseModel):
+    """Base of every section: unknown keys and non-finite numbers are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
+
+
+class Horizon(Spec):
+    periods: PosInt = 1
+    period_hours: Positive = 730.0
+    discount_rate: NonNeg = 0.0
+
+
+class Generation(Spec):
+    name: str
+    power_kw: NonNeg
+    node_size: PosInt = 8
+    train_speed: NonNeg
+    infer_speed: NonNeg
+    memory_gb: NonNeg | None = None
+    capex_per_gpu: NonNeg | None = None
+    depreciation_years: Positive | None = None
+
+
+class Delivery(Spec):
+    period: NonNegInt
+    generation: str
+    gpus: Int
+
+
+class Site(Spec):
+    name: str
+    power_mw: NonNeg
+    pue: Num = Field(default=1.0, ge=1.0)
+    energy_price_per_mwh: NonNeg = 0.0
+    inventory: dict[str, NonNegInt] = Field(default_factory=dict)
+    deliveries: list[Delivery] = Field(default_factory=list)
+
+
+Periods = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
+
+
+class Scoped(Spec):
+    """A consumer restricted to some generations, sites and a [start, end) window of periods."""
+
+    name: str
+    generations: list[str] | None = None
+    sites: list[str] | None = None
+    periods: Periods | None = None
+
+
+class TrainingRun(Scoped):
+    value_per_unit_hour: NonNeg
+    min_units: NonNeg = 0.0
+    max_units: NonNeg | None = None
+    required: bool = False
+    homogeneous: bool = True
+    single_site: bool = True
+
+
+class Tier(Spec):
+    units: NonNeg
+    value_per_unit_hour: Num
+
+
+class InferencePool(Scoped):
+    demand: list[Tier]
+    min_units: NonNeg = 0.0
+    demand_scale: list[NonNeg] | None = None
+
+
+class Lease(Scoped):
+    lessee: str | None = None
+    price_per_gpu_hour: NonNeg | dict[str, NonNeg] | None = None
+    payment_per_period: NonNeg | None = None
+    min_gpus: NonNegInt = 0
+    max_gpus: NonNegInt | None = None
+    all_or_nothing: bool = False
+    whole_sites: bool = False
+    group: str | None = None
+    signed: bool = False
+    lessee_pays_power: bool = False
+
+
+class Instance(Spec):
+    """A planning instance exactly as the SPEC defines it (section 2)."""
+
+    name: str
+    description: str | None = None
+    currency: str = "USD"
+    horizon: Horizon = Field(default_factory=Horizon)
+    generations: list[Generation] = Field(min_length=1)
+    sites: list[Site] = Field(min_length=1)
+    training: list[TrainingRun] = Field(default_factory=list)
+    inference: list[InferencePool] = Field(default_factory=list)
+    leases: list[Lease] = Field(default_factory=list)
+
+    # ----- derived quantities, shared by the model and the reports -----
+    @property
+    def T(self) -> int:
+        return self.horizon.periods
+
+    def discount_weights(self) -> np.ndarray:
+        """w_t = (1+r)^(-t*H/8760)."""
+        h = self.horizon
+        t = np.arange(h.periods)
+        return (1.0 + h.discount_rate) ** (-t * h.period_hours / 8760.0)
+
+    def installed_gpus(self) -> np.ndarray:
+        """GPUs installed, shape (generations, sites, periods), deliveries included."""
+        g_index = {g.name: i for i, g in enumerate(self.generations)}
+        out = np.zeros((len(self.generations), len(self.sites), self.T), dtype=np.int64)
+        for s, site in enumerate(self.sites):
+            for gen, n in site.inventory.items():
+                out[g_index[gen], s, :] += n
+            for d in site.deliveries:
+                out[g_index[d.generation], s, d.period :] += d.gpus
+        return out
+
+    def usable_nodes(self) -> np.ndarray:
+        """floor(installed / node_size), shape (generations, sites, periods)."""
+        sizes = np.array([g.node_size for g in self.generations])[:, None, None]
+        return self.installed_gpus() // sizes
+
+    def window(self, consumer: Scoped) -> range:
+        """The periods a consumer is active in."""
+        start, end = consumer.periods or (0, self.T)
+        return range(start, end)
+
+    def allowed_generations(self, consumer: Scoped) -> list[int]:
+        names = consumer.generations
+        if isinstance(consumer, Lease) and isinstance(consumer.price_per_gpu_hour, dict):
+            priced = consumer.price_per_gpu_hour
+            names = [n for n in (names or priced) if n in priced]
+        if names is None:
+            return list(range(len(self.generations)))
+        return [i for i, g in enumerate(self.generations) if g.name in names]
+
+    def allowed_sites(self, consumer: Scoped) -> list[int]:
+        if consumer.sites is None:
+            return list(range(len(self.sites)))
+        return [i for i, s in enumerate(self.sites) if s.name in consumer.sites]
+
+    def warnings(self) -> list[str]:
+        """Non-fatal observations about the input (stranded GPUs, unleasable whole sites)."""
+        out = []
+        installed = self.installed_gpus()
+        for g, gen in enumerate(self.generations):
+            for s, site in enumerate(self.sites):
+                stranded = installed[g, s] % gen.node_size
+                for t in np.flatnonzero(stranded):
+                    out.append(
+                        f"site {site.name}: {stranded[t]} {gen.name} GPUs stranded in period {t} "
+                        f"({installed[g, s, t]} installed is not a multiple of node_size {gen.node_size})"
+                    )
+        nodes = self.usable_nodes()
+        for lease in self.leases:
+            if not lease.whole_sites:
+                continue
+            window = list(self.window(lease))
+            gens = self.allowed_generations(lease)
+            for s in self.allowed_sites(lease):
+                block = nodes[np.ix_(gens, [s], window)]
+                if block.size and (block != block[..., :1]).any():
+                    out.append(
+                        f"lease {lease.name}: usable GPUs at site {self.sites[s].name} change during its "
+                        f"term, so it cannot hold every GPU with the same block and cannot be accepted"
+                    )
+        return out
+
+
+def _check_names(inst: Instance) -> list[tuple[str, str]]:
+    """Cross-references the schema alone cannot see: names, periods, lease pricing rules."""
+    problems: list[tuple[str, str]] = []
+    gens = {g.name for g in inst.generations}
+    sites = {s.name for s in inst.sites}
+    T = inst.T
+
+    for section in ("generations", "sites", "training", "inference", "leases"):
+        counts = Counter(item.name for item in getattr(inst, section))
+        for i, item in enumerate(getattr(inst, section)):
+            if counts[item.name] > 1:
+                problems.append((f"{section}[{i}].name", f"duplicate name {item.name!r}"))
+
+    def known(path: str, names: list[str] | None, universe: set[str], what: str) -> None:
+        for j, n in enumerate(names or []):
+            if n not in universe:
+                problems.append((f"{path}[{j}]", f"unknown {what} {n!r} (known: {', '.join(sorted(universe))})"))
+
+    for i, site in enumerate(inst.sites):
+        for gen in site.inventory:
+            if gen not in gens:
+                problems.append((f"sites[{i}].inventory.{gen}", f"unknown generation {gen!r}"))
+        for j, d in enumerate(site.deliveries):
+            path = f"sites[{i}].deliveries[{j}]"
+            if d.generation not in gens:
+                problems.append((f"{path}.generation", f"unknown generation {d.generation!r}"))
+            if d.period >= T:
+                problems.append((f"{path}.period", f"period {d.period} is outside the horizon 0..{T - 1}"))
+        if not any(p[0].startswith(f"sites[{i}]") for p in problems):
+            total: Counter[str] = Counter(site.inventory)
+            for d in sorted(site.deliveries, key=lambda d: d.period):
+                total[d.generation] += d.gpus
+                if total[d.generation] < 0:
+                    problems.append((
+                        f"sites[{i}].deliveries",
+                        f"retirements take {d.generation} at site {site.name!r} below zero GPUs in period {d.period}",
+                    ))
+                    break
+
+    for section in ("training", "inference", "leases"):
+        for i, c in enumerate(getattr(inst, section)):
+            path = f"{section}[{i}]"
+            known(f"{path}.generations", c.generations, gens, "generation")
+            known(f"{path}.sites", c.sites, sites, "site")
+            if c.periods is not None:
+                start, end = c.periods
+                if not start < end <= T:
+                    problems.append((f"{path}.periods", f"[{start}, {end}) must satisfy start < end <= {T} (the horizon)"))
+
+    for i, run in enumerate(inst.training):
+        if run.max_units is not None and run.max_units < run.min_units:
+            problems.append((f"training[{i}].max_units", f"max_units {run.max_units} < min_units {run.min_units}"))
+
+    for i, pool in enumerate(inst.inference):
+        if pool.demand_scale is not None and len(pool.demand_scale) != T:
+            problems.append((f"inference[{i}].demand_scale", f"has {len(pool.demand_scale)} values, needs one per period ({T})"))
+
+    for i, lease in enumerate(inst.leases):
+        path = f"leases[{i}]"
+        priced, fixed = lease.price_per_gpu_hour is not None, lease.payment_per_period is not None
+        if priced == fixed:
+            problems.append((path, "give exactly one of price_per_gpu_hour and payment_per_period"))
+        if fixed and not (lease.all_or_nothing or lease.whole_sites):
+            problems.append((f"{path}.payment_per_period", "payment_per_period requires all_or_nothing or whole_sites"))
+        if isinstance(lease.price_per_gpu_hour, dict):
+            known(f"{path}.price_per_gpu_hour", list(lease.price_per_gpu_hour), gens, "generation")
+        if lease.all_or_nothing and lease.max_gpus is None:
+            problems.append((f"{path}.max_gpus", "all_or_nothing needs max_gpus"))
+        if lease.max_gpus is not None and lease.max_gpus < lease.min_gpus:
+            problems.append((f"{path}.max_gpus", f"max_gpus {lease.max_gpus} < min_gpus {lease.min_gpus}"))
+    return problems
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _pydantic_problems(err: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for e in err.errors():
+        # Drop pydantic's union branch labels (`float`, `dict[str,...]`) from the path.
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and ("[" in p or p in ("float", "int", "str"))))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif "input" in e and e["type"] not in ("missing",):
+            msg = f"{msg} (got {e['input']!r})"
+        problems.append((_path(loc), msg))
+    # A scalar-or-mapping union reports one error per branch: keep the most specific one.
+    seen: dict[str, str] = {}
+    for path, msg in problems:
+        if not any(other.startswith(path + ".") for other, _ in problems):
+            seen.setdefault(path, msg)
+    return list(seen.items())
+
+
+def parse_instance(data: Any, source: str = "<instance>") -> Instance:
+    """Validate a decoded YAML/JSON document; raise InstanceError listing every problem."""
+    if not isinstance(data, dict):
+        raise InstanceError(source, [("", f"the instance must be a mapping, got {type(data).__name__}")])
+    try:
+        inst = Instance.model_validate(data)
+    except ValidationError as err:
+        raise InstanceError(source, _pydantic_problems(err)) from None
+    problems = _check_names(inst)
+    if problems:
+        raise InstanceError(source, problems)
+    return inst
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that rejects duplicate keys instead of silently keeping the last one."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    mapping = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def decode(text: str, source: str) -> Any:
+    """Decode YAML or JSON text (JSON is YAML, but its own parser gives better messages)."""
+    if source.endswith(".json"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InstanceError(source, [("", f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}")]) from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(err, "problem", None) or str(err)
+        raise InstanceError(source, [("", f"malformed YAML{where}: {what}")]) from None
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Load and validate an instance file (YAML or JSON)."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InstanceError(source, [("", f"cannot read file: {err}")]) from None
+    return parse_instance(decode(text, source), source)
