@@ -20,10 +20,11 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 
-class InstanceError(ValueError):
+class InstanceError(Exception):
     """Bad input: a list of (field path, message) problems found in one source."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]):
@@ -159,6 +160,13 @@ class Instance(Spec):
     training: list[TrainingRun] = Field(default_factory=list)
     inference: list[InferencePool] = Field(default_factory=list)
     leases: list[Lease] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> "Instance":
+        problems = _check_names(self)
+        if problems:
+            raise InstanceError("<instance>", problems)
+        return self
 
     # ----- derived quantities, shared by the model and the reports -----
     @property
@@ -338,13 +346,11 @@ def parse_instance(data: Any, source: str = "<instance>") -> Instance:
     if not isinstance(data, dict):
         raise InstanceError(source, [("", f"the instance must be a mapping, got {type(data).__name__}")])
     try:
-        inst = Instance.model_validate(data)
+        return Instance.model_validate(data)
     except ValidationError as err:
         raise InstanceError(source, _pydantic_problems(err)) from None
-    problems = _check_names(inst)
-    if problems:
-        raise InstanceError(source, problems)
-    return inst
+    except InstanceError as err:
+        raise InstanceError(source, err.problems) from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

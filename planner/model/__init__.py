@@ -1,0 +1,32 @@
+"""Build the SPEC's MILP. `build_model` reads like the SPEC's table of contents."""
+
+from __future__ import annotations
+
+from planner.instance import Instance
+from planner.model import constraints as c
+from planner.model import objective as o
+from planner.model.linear import LinearModel
+from planner.model.sets import PlanModel, create_sets
+
+__all__ = ["LinearModel", "PlanModel", "build_model"]
+
+
+def build_model(instance: Instance) -> PlanModel:
+    """Allocation variables, then every rule of SPEC sections 3-4, then the objective terms."""
+    m = create_sets(instance)  # granularity (3.3): integer node variables
+    c.define_inventory(m)  # 3.1
+    c.define_power(m)  # 3.2
+    c.define_training_placement(m)
+    c.define_training_homogeneous(m)
+    c.define_training_single_site(m)
+    c.define_training_pace(m)
+    c.define_training_size(m)
+    c.define_inference_capacity(m)
+    c.define_lease_size(m)
+    c.define_lease_whole_sites(m)
+    c.define_lease_groups(m)
+    o.define_lease_revenue(m)
+    o.define_training_value(m)
+    o.define_inference_value(m)
+    o.define_energy_cost(m)
+    return m

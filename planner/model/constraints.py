@@ -1,0 +1,242 @@
+"""One function per SPEC rule: `define_<rule>(m)` adds the rows (and helper variables) of that rule.
+
+Notation in docstrings: x = allocation nodes, y = run placed, a = lease accepted,
+N = usable nodes, ns = GPUs per node. All rows are built as (row, col, coef) arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from planner.model.linear import INF
+from planner.model.sets import PlanModel
+
+
+def _keyed_rows(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row index per entry for the distinct key tuples, and the first entry of each key."""
+    key = np.stack(codes, axis=1) if codes else np.zeros((0, 0))
+    _, first, rows = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return rows.ravel(), first
+
+
+def define_inventory(m: PlanModel) -> None:
+    """Inventory (SPEC 3.1): sum over consumers of x[g,s,t] <= N[g,s,t]."""
+    u = m.usage
+    g, s, t = (u[c].to_numpy() for c in ("g", "s", "t"))
+    rows, first = _keyed_rows(g, s, t)
+    m.lm.add_constraints(
+        "inventory", rows, u["var"].to_numpy(), np.ones(len(u)), -INF, m.nodes[g[first], s[first], t[first]],
+        keys=pd.DataFrame({"g": g[first], "s": s[first], "t": t[first]}),
+    )
+
+
+def define_power(m: PlanModel) -> None:
+    """Power (SPEC 3.2): sum x * ns * power_kw * pue / 1000 <= power_mw, per site and period."""
+    u = m.usage
+    g, s, t = (u[c].to_numpy() for c in ("g", "s", "t"))
+    rows, first = _keyed_rows(s, t)
+    power_mw = np.array([site.power_mw for site in m.instance.sites])
+    m.lm.add_constraints(
+        "power", rows, u["var"].to_numpy(), m.node_mw[g, s], -INF, power_mw[s[first]],
+        keys=pd.DataFrame({"s": s[first], "t": t[first]}),
+    )
+
+
+def define_training_placement(m: PlanModel) -> None:
+    """A run is placed (y=1) iff it holds >= 1 node: sum x >= y, sum x <= (sum ub) * y; required => y = 1."""
+    runs = m.instance.training
+    m.placed = m.lm.add_variables(
+        "training_placed", len(runs), lb=np.array([float(r.required) for r in runs]), ub=1.0, integer=True,
+    )
+    for r in range(len(runs)):
+        cells = m.cells("training", r)
+        rows, cols = np.zeros(len(cells) + 1), np.r_[cells["var"].to_numpy(), m.placed[r]]
+        ones = np.ones(len(cells))
+        m.lm.add_constraints("training_placed_min_one_node", rows, cols, np.r_[ones, -1.0], 0.0, INF, n_rows=1)
+        m.lm.add_constraints("training_placed_link", rows, cols, np.r_[ones, -cells["ub"].sum()], -INF, 0.0, n_rows=1)
+
+
+def _choose_one(m: PlanModel, rule: str, by: str, wanted: callable) -> None:
+    """For each run where `wanted(run)`: one binary per distinct value of column `by`,
+    exactly one chosen when placed (sum = y), and x <= ub * chosen."""
+    for r, run in enumerate(m.instance.training):
+        cells = m.cells("training", r)
+        options = np.unique(cells[by].to_numpy())
+        if not wanted(run) or len(options) <= 1:
+            continue
+        pick = m.lm.add_variables(f"{rule}[{run.name}]", len(options), 0.0, 1.0, integer=True)
+        which = pick[np.searchsorted(options, cells[by].to_numpy())]
+        m.lm.add_constraints(
+            f"{rule}_choose_one", np.zeros(len(pick) + 1), np.append(pick, m.placed[r]),
+            np.append(np.ones(len(pick)), -1.0), 0.0, 0.0,
+        )
+        k = np.arange(len(cells))
+        m.lm.add_constraints(
+            f"{rule}_link", np.concatenate([k, k]), np.concatenate([cells["var"].to_numpy(), which]),
+            np.concatenate([np.ones(len(k)), -cells["ub"].to_numpy()]), -INF, 0.0,
+        )
+
+
+def define_training_homogeneous(m: PlanModel) -> None:
+    """Homogeneous run: all its GPUs of one generation (one generation binary chosen when placed)."""
+    _choose_one(m, "training_homogeneous", "g", lambda run: run.homogeneous)
+
+
+def define_training_single_site(m: PlanModel) -> None:
+    """Single-site run: all its GPUs at one site (one site binary chosen when placed)."""
+    _choose_one(m, "training_single_site", "s", lambda run: run.single_site)
+
+
+def _speeds(m: PlanModel, cells: pd.DataFrame) -> np.ndarray:
+    return np.array([m.instance.generations[g].train_speed for g in cells["g"]], dtype=float)
+
+
+def define_training_pace(m: PlanModel) -> None:
+    """Mixed run: every GPU runs at the slowest generation used.
+
+    Binaries v[g] (generation used: x <= ub*v, sum_s x >= v) and w[L] (pace level L, one per
+    distinct speed: sum w = y, w[L] <= sum of v at that speed, v[g] <= sum of w at levels <= speed g);
+    q[L] = GPUs counted at pace L (sum q = GPUs, q[L] <= M*w[L]). Units = sum speed[L] * q[L].
+    """
+    gens = m.instance.generations
+    for r, run in enumerate(m.instance.training):
+        cells = m.cells("training", r)
+        speeds, gpus = _speeds(m, cells), m.node_gpus[cells["g"].to_numpy()]
+        x = cells["var"].to_numpy()
+        levels = np.unique(speeds)
+        if run.homogeneous or len(levels) <= 1:
+            m.units[r] = (x, gpus * speeds)
+            continue
+        used_g = np.unique(cells["g"].to_numpy())
+        v = m.lm.add_variables(f"training_generation_used[{run.name}]", len(used_g), 0.0, 1.0, integer=True)
+        w = m.lm.add_variables(f"training_pace[{run.name}]", len(levels), 0.0, 1.0, integer=True)
+        max_gpus = float((cells["ub"].to_numpy() * gpus).sum())
+        q = m.lm.add_variables(f"training_paced_gpus[{run.name}]", len(levels), 0.0, max_gpus, integer=True)
+        cell_v = v[np.searchsorted(used_g, cells["g"].to_numpy())]
+        k = np.arange(len(cells))
+        m.lm.add_constraints("training_generation_used_link", np.r_[k, k], np.r_[x, cell_v],
+                             np.r_[np.ones(len(k)), -cells["ub"].to_numpy()], -INF, 0.0)
+        gi = np.searchsorted(used_g, cells["g"].to_numpy())
+        m.lm.add_constraints("training_generation_used_holds_a_node", np.r_[gi, np.arange(len(v))], np.r_[x, v],
+                             np.r_[np.ones(len(x)), -np.ones(len(v))], 0.0, INF, n_rows=len(v))
+        m.lm.add_constraints("training_pace_choose_one", np.zeros(len(w) + 1), np.r_[w, m.placed[r]],
+                             np.r_[np.ones(len(w)), -1.0], 0.0, 0.0)
+        g_speed = np.array([gens[g].train_speed for g in used_g])
+        g_level = np.searchsorted(levels, g_speed)
+        # w[L] <= sum of v[g] with speed == L: the pace is set by a generation actually used.
+        m.lm.add_constraints("training_pace_is_used", np.r_[np.arange(len(w)), g_level], np.r_[w, v],
+                             np.r_[np.ones(len(w)), -np.ones(len(v))], -INF, 0.0, n_rows=len(w))
+        # v[g] <= sum of w[L] with L <= speed g: nothing used is slower than the pace.
+        gg, ll = np.nonzero(levels[None, :] <= g_speed[:, None])
+        m.lm.add_constraints("training_pace_is_slowest", np.r_[np.arange(len(v)), gg], np.r_[v, w[ll]],
+                             np.r_[np.ones(len(v)), -np.ones(len(gg))], -INF, 0.0, n_rows=len(v))
+        m.lm.add_constraints("training_paced_gpus_total", np.zeros(len(x) + len(q)), np.r_[x, q],
+                             np.r_[gpus, -np.ones(len(q))], 0.0, 0.0)
+        lv = np.arange(len(levels))
+        m.lm.add_constraints("training_paced_gpus_link", np.r_[lv, lv], np.r_[q, w],
+                             np.r_[np.ones(len(q)), -np.full(len(w), max_gpus)], -INF, 0.0)
+        m.units[r] = (q, levels)
+
+
+def define_training_size(m: PlanModel) -> None:
+    """min_units * y <= units <= max_units * y, the same in every period of the run."""
+    for r, run in enumerate(m.instance.training):
+        cols, coefs = m.units[r]
+        rows = np.zeros(len(cols) + 1)
+        m.lm.add_constraints("training_min_units", rows, np.r_[cols, m.placed[r]], np.r_[coefs, -run.min_units],
+                             0.0, INF, n_rows=1)
+        if run.max_units is not None:
+            m.lm.add_constraints("training_max_units", rows, np.r_[cols, m.placed[r]],
+                                 np.r_[coefs, -run.max_units], -INF, 0.0, n_rows=1)
+
+
+def define_inference_capacity(m: PlanModel) -> None:
+    """Served units per tier <= tier units * demand_scale[t]; sum of tiers <= capacity (sum x * ns * infer_speed);
+    capacity >= min_units * demand_scale[t] in every active period."""
+    inst = m.instance
+    speed = np.array([g.infer_speed for g in inst.generations]) * m.node_gpus
+    for p, pool in enumerate(inst.inference):
+        cells = m.cells("inference", p)
+        window = np.arange(inst.window(pool).start, inst.window(pool).stop)
+        scale = np.asarray(pool.demand_scale or np.ones(inst.T))[window]
+        row_of_cell = np.searchsorted(window, cells["t0"].to_numpy())
+        x, cap = cells["var"].to_numpy(), speed[cells["g"].to_numpy()]
+        m.lm.add_constraints("inference_min_units", row_of_cell, x, cap, pool.min_units * scale, INF,
+                             n_rows=len(window), keys=pd.DataFrame({"pool": p, "t": window}))
+        tiers = [(j, tier) for j, tier in enumerate(pool.demand) if tier.value_per_unit_hour > 0 and tier.units > 0]
+        if not tiers:
+            continue
+        tt, jj = np.repeat(window, len(tiers)), np.tile([j for j, _ in tiers], len(window))
+        units = np.tile([tier.units for _, tier in tiers], len(window)) * np.repeat(scale, len(tiers))
+        served = m.lm.add_variables(f"inference_served[{pool.name}]", len(tt), 0.0, units)
+        m.served.append(pd.DataFrame({"var": served, "pool": p, "t": tt, "tier": jj}))
+        row_of_served = np.repeat(np.arange(len(window)), len(tiers))
+        m.lm.add_constraints("inference_capacity", np.r_[row_of_served, row_of_cell], np.r_[served, x],
+                             np.r_[np.ones(len(served)), -cap], -INF, 0.0, n_rows=len(window))
+
+
+def _lease_gpus(m: PlanModel, lease_index: int) -> tuple[pd.DataFrame, np.ndarray]:
+    cells = m.cells("lease", lease_index)
+    return cells, m.node_gpus[cells["g"].to_numpy()]
+
+
+def define_lease_size(m: PlanModel) -> None:
+    """Accepted a (signed => a = 1): min_gpus * a <= GPUs <= max_gpus * a; all_or_nothing: GPUs = max_gpus * a."""
+    leases = m.instance.leases
+    m.accepted = m.lm.add_variables(
+        "lease_accepted", len(leases), lb=np.array([float(lease.signed) for lease in leases]), ub=1.0, integer=True,
+    )
+    for k, lease in enumerate(leases):
+        cells, gpus = _lease_gpus(m, k)
+        x, a = cells["var"].to_numpy(), m.accepted[k]
+        cap = float((cells["ub"].to_numpy() * gpus).sum()) if lease.max_gpus is None else float(lease.max_gpus)
+        lo = cap if lease.all_or_nothing else float(lease.min_gpus)
+        m.lm.add_constraints(
+            "lease_size", np.r_[np.zeros(len(x)), np.ones(len(x)), 0, 1], np.r_[x, x, a, a],
+            np.r_[gpus, gpus, -lo, -cap], np.array([0.0, -INF]), np.array([INF, 0.0]), n_rows=2,
+        )
+
+
+def define_lease_whole_sites(m: PlanModel) -> None:
+    """whole_sites: accepted => the lease holds every usable node of its generations at its sites in
+    every term period (x[g,s] = N[g,s,t] * a), and nothing else runs there:
+    sum of other consumers' x[g',s,t] + N[g',s,t] * a <= N[g',s,t] for every generation g'."""
+    inst = m.instance
+    u = m.usage
+    for k, lease in enumerate(inst.leases):
+        if not lease.whole_sites:
+            continue
+        gens, sites, window = inst.allowed_generations(lease), inst.allowed_sites(lease), list(inst.window(lease))
+        gi, si, ti = np.nonzero(m.nodes[np.ix_(gens, sites, window)])
+        g, s, t = np.asarray(gens)[gi], np.asarray(sites)[si], np.asarray(window)[ti]
+        cells = m.cells("lease", k)
+        var_of = dict(zip(zip(cells["g"], cells["s"]), cells["var"]))
+        held = np.array([var_of.get(key, -1) for key in zip(g, s)], dtype=np.int64)
+        n = len(g)
+        has = held >= 0
+        m.lm.add_constraints(
+            "lease_whole_sites_every_gpu", np.r_[np.arange(n)[has], np.arange(n)], np.r_[held[has], np.full(n, m.accepted[k])],
+            np.r_[np.ones(has.sum()), -m.nodes[g, s, t]], 0.0, 0.0, n_rows=n,
+        )
+        others = u[u["s"].isin(sites) & u["t"].isin(window) & ~((u["use"] == "lease") & (u["consumer"] == k))]
+        if others.empty:
+            continue
+        og, os_, ot = (others[c].to_numpy() for c in ("g", "s", "t"))
+        rows, first = _keyed_rows(og, os_, ot)
+        cap = m.nodes[og[first], os_[first], ot[first]]
+        m.lm.add_constraints(
+            "lease_whole_sites_exclusive", np.r_[rows, np.arange(len(first))],
+            np.r_[others["var"].to_numpy(), np.full(len(first), m.accepted[k])],
+            np.r_[np.ones(len(others)), cap], -INF, cap,
+        )
+
+
+def define_lease_groups(m: PlanModel) -> None:
+    """Offers sharing a group are alternatives: sum of a over the group <= 1."""
+    groups = [lease.group for lease in m.instance.leases]
+    named = [k for k, grp in enumerate(groups) if grp is not None]
+    if not named:
+        return
+    _, rows = np.unique([groups[k] for k in named], return_inverse=True)
+    m.lm.add_constraints("lease_group", rows, m.accepted[named], np.ones(len(named)), -INF, 1.0)

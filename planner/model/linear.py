@@ -1,0 +1,131 @@
+"""A MILP in matrix form, built in vectorised blocks and handed whole to any solver backend.
+
+    maximise  c @ x   subject to   row_lo <= A @ x <= row_hi,   lb <= x <= ub,   x[integer] integral
+
+Constraint rows are added one named family at a time (the SPEC rule they implement), so a
+row index can always be traced back to its rule and key (for reports, duals and `explain`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+INF = np.inf
+
+
+@dataclass
+class Family:
+    """A block of rows (or variables) implementing one rule; `keys` says which row is which."""
+
+    name: str
+    start: int
+    stop: int
+    keys: pd.DataFrame | None = None
+
+
+@dataclass
+class LinearModel:
+    lb: list[np.ndarray] = field(default_factory=list)
+    ub: list[np.ndarray] = field(default_factory=list)
+    integer: list[np.ndarray] = field(default_factory=list)
+    n_vars: int = 0
+    var_families: list[Family] = field(default_factory=list)
+
+    _rows: list[np.ndarray] = field(default_factory=list)
+    _cols: list[np.ndarray] = field(default_factory=list)
+    _vals: list[np.ndarray] = field(default_factory=list)
+    row_lo: list[np.ndarray] = field(default_factory=list)
+    row_hi: list[np.ndarray] = field(default_factory=list)
+    n_rows: int = 0
+    row_families: list[Family] = field(default_factory=list)
+
+    objective_terms: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def add_variables(
+        self, name: str, n: int, lb: float | np.ndarray = 0.0, ub: float | np.ndarray = INF,
+        integer: bool = False, keys: pd.DataFrame | None = None,
+    ) -> np.ndarray:
+        """Create n variables; returns their column indices."""
+        ids = np.arange(self.n_vars, self.n_vars + n)
+        self.lb.append(np.broadcast_to(np.asarray(lb, dtype=float), (n,)).copy())
+        self.ub.append(np.broadcast_to(np.asarray(ub, dtype=float), (n,)).copy())
+        self.integer.append(np.full(n, integer))
+        self.var_families.append(Family(name, self.n_vars, self.n_vars + n, keys))
+        self.n_vars += n
+        return ids
+
+    def add_constraints(
+        self, name: str, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
+        lo: float | np.ndarray, hi: float | np.ndarray, n_rows: int | None = None,
+        keys: pd.DataFrame | None = None,
+    ) -> None:
+        """Add a family of rows lo <= sum(vals * x[cols]) <= hi, given as (local row, col, coef) triples."""
+        rows = np.asarray(rows, dtype=np.int64)
+        m = int(n_rows if n_rows is not None else (rows.max() + 1 if rows.size else 0))
+        if m == 0:
+            return
+        self._rows.append(rows + self.n_rows)
+        self._cols.append(np.asarray(cols, dtype=np.int64))
+        self._vals.append(np.asarray(vals, dtype=float))
+        self.row_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (m,)).copy())
+        self.row_hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (m,)).copy())
+        self.row_families.append(Family(name, self.n_rows, self.n_rows + m, keys))
+        self.n_rows += m
+
+    def add_objective(self, term: str, cols: np.ndarray, vals: np.ndarray) -> None:
+        """Accumulate coefficients of one named objective term (e.g. `energy_cost`, subtracted)."""
+        vec = self.objective_terms.setdefault(term, np.zeros(0))
+        if vec.size < self.n_vars:
+            vec = np.concatenate([vec, np.zeros(self.n_vars - vec.size)])
+        np.add.at(vec, np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float))
+        self.objective_terms[term] = vec
+
+    # ----- the assembled arrays the solvers consume -----
+    def term_vector(self, term: str) -> np.ndarray:
+        vec = self.objective_terms.get(term, np.zeros(0))
+        return np.concatenate([vec, np.zeros(self.n_vars - vec.size)])
+
+    def objective(self, costs: tuple[str, ...] = ("energy_cost",)) -> np.ndarray:
+        """c: the sum of all value terms minus the cost terms."""
+        c = np.zeros(self.n_vars)
+        for term in self.objective_terms:
+            c += -self.term_vector(term) if term in costs else self.term_vector(term)
+        return c
+
+    def matrix(self) -> sp.csr_matrix:
+        if not self._rows:
+            return sp.csr_matrix((0, self.n_vars))
+        coo = sp.coo_matrix(
+            (np.concatenate(self._vals), (np.concatenate(self._rows), np.concatenate(self._cols))),
+            shape=(self.n_rows, self.n_vars),
+        )
+        return coo.tocsr()  # duplicate (row, col) entries are summed
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return _cat(self.lb), _cat(self.ub)
+
+    def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return _cat(self.row_lo), _cat(self.row_hi)
+
+    def integrality(self) -> np.ndarray:
+        return _cat(self.integer, dtype=bool)
+
+    def fix_lower(self, cols: np.ndarray, value: float) -> None:
+        """Raise lower bounds in place (used to force required runs and signed leases)."""
+        lb = _cat(self.lb)
+        lb[cols] = value
+        self.lb = [lb]
+
+    def row_family(self, row: int) -> Family:
+        for fam in self.row_families:
+            if fam.start <= row < fam.stop:
+                return fam
+        raise IndexError(row)
+
+
+def _cat(parts: list[np.ndarray], dtype: type = float) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)

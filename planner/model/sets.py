@@ -1,0 +1,115 @@
+"""Index sets and allocation variables: what may go where, built once as tables.
+
+Every allocation variable counts whole **nodes** (SPEC rule 3, granularity) of one generation
+at one site for one consumer. Training runs and leases hold the same allocation in every
+period of their window, so they get one variable per (generation, site) spanning the window;
+inference pools may change every period, so they get one per (generation, site, period).
+Variables exist only for eligible cells with usable nodes, bounded by the inventory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from planner.instance import Instance, Lease, TrainingRun
+from planner.model.linear import LinearModel
+
+USES = ("training", "inference", "lease")
+
+
+@dataclass
+class PlanModel:
+    """The MILP plus the tables that map its columns back to the plan."""
+
+    instance: Instance
+    lm: LinearModel
+    nodes: np.ndarray          # usable nodes (G, S, T)
+    weights: np.ndarray        # discount weight per period
+    node_gpus: np.ndarray      # GPUs per node, per generation
+    node_mw: np.ndarray        # facility MW drawn by one running node, (G, S)
+    alloc: pd.DataFrame        # one row per allocation variable: var, use, consumer, g, s, t0, t1, ub
+    usage: pd.DataFrame        # one row per (allocation variable, period it holds GPUs in): var, use, consumer, g, s, t
+    placed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))    # per training run
+    accepted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per lease
+    units: dict = field(default_factory=dict)   # per training run: (cols, coefs) of its compute units
+    served: list = field(default_factory=list)  # per inference pool: DataFrame var, pool, t, tier
+    _cell_index: dict | None = None
+
+    def cells(self, use: str, consumer: int) -> pd.DataFrame:
+        """The allocation variables of one consumer."""
+        if self._cell_index is None:
+            self._cell_index = self.alloc.groupby(["use", "consumer"]).indices
+        rows = self._cell_index.get((use, consumer), np.zeros(0, dtype=np.int64))
+        return self.alloc.iloc[rows]
+
+
+def _size_cap(inst: Instance, c: TrainingRun | Lease, gens: list[int]) -> np.ndarray:
+    """Most nodes per generation a consumer could ever hold, from its own size limits."""
+    sizes = np.array([inst.generations[g].node_size for g in gens], dtype=float)
+    cap = np.full(len(gens), np.inf)
+    if isinstance(c, Lease) and c.max_gpus is not None:
+        cap = np.floor(c.max_gpus / sizes)
+    if isinstance(c, TrainingRun) and c.max_units is not None:
+        speeds = np.array([inst.generations[g].train_speed for g in gens])
+        slowest = speeds if c.homogeneous else np.full(len(gens), speeds.min())
+        with np.errstate(divide="ignore"):
+            cap = np.where(slowest > 0, np.floor(c.max_units / (sizes * slowest) + 1e-9), np.inf)
+    return cap
+
+
+def allocation_table(inst: Instance, nodes: np.ndarray) -> pd.DataFrame:
+    """Eligible (consumer, generation, site[, period]) cells with their node upper bound."""
+    frames = []
+    for use, consumers in zip(USES, (inst.training, inst.inference, inst.leases)):
+        for k, c in enumerate(consumers):
+            gens, sites, window = inst.allowed_generations(c), inst.allowed_sites(c), inst.window(c)
+            if not gens or not sites:
+                continue
+            block = nodes[np.ix_(gens, sites, list(window))]
+            if use == "inference":
+                gi, si, ti = np.nonzero(block)
+                ub, t0 = block[gi, si, ti], np.asarray(window)[ti]
+                t1 = t0 + 1
+            else:
+                ub = np.minimum(block.min(axis=2), _size_cap(inst, c, gens)[:, None])
+                gi, si = np.nonzero(ub > 0)
+                ub = ub[gi, si]
+                t0, t1 = np.full(len(gi), window.start), np.full(len(gi), window.stop)
+            frames.append(pd.DataFrame({
+                "use": use, "consumer": k, "g": np.asarray(gens)[gi], "s": np.asarray(sites)[si],
+                "t0": t0, "t1": t1, "ub": ub.astype(float),
+            }))
+    columns = ["use", "consumer", "g", "s", "t0", "t1", "ub"]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return table.astype({"consumer": int, "g": int, "s": int, "t0": int, "t1": int, "ub": float})
+
+
+def expand_periods(alloc: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variable, period) it holds GPUs in."""
+    span = (alloc["t1"] - alloc["t0"]).to_numpy()
+    rep = alloc.loc[alloc.index.repeat(span), ["var", "use", "consumer", "g", "s", "t0"]]
+    offset = np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    rep = rep.assign(t=rep["t0"].to_numpy() + offset).drop(columns="t0")
+    return rep.reset_index(drop=True)
+
+
+def create_sets(inst: Instance) -> PlanModel:
+    """Derive the fleet arrays and create one integer node variable per eligible cell."""
+    nodes = inst.usable_nodes()
+    gens, sites = inst.generations, inst.sites
+    node_gpus = np.array([g.node_size for g in gens], dtype=float)
+    it_mw = node_gpus * np.array([g.power_kw for g in gens]) / 1000.0
+    node_mw = it_mw[:, None] * np.array([s.pue for s in sites])[None, :]
+    lm = LinearModel()
+    alloc = allocation_table(inst, nodes)
+    alloc["var"] = lm.add_variables(
+        "nodes", len(alloc), 0.0, alloc["ub"].to_numpy(), integer=True,
+        keys=alloc[["use", "consumer", "g", "s", "t0", "t1"]],
+    )
+    return PlanModel(
+        instance=inst, lm=lm, nodes=nodes, weights=inst.discount_weights(), node_gpus=node_gpus,
+        node_mw=node_mw, alloc=alloc, usage=expand_periods(alloc),
+    )

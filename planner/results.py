@@ -1,0 +1,135 @@
+"""PlanResult: a solved plan as DataFrames, and `to_dict()` in exactly the SPEC's section-5 format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.model import PlanModel
+from planner.solvers import SolverReport, Status
+
+TERMS = ("lease_revenue", "training_value", "inference_value", "energy_cost")
+ALLOCATION_COLUMNS = ["period", "site", "generation", "use", "consumer", "gpus"]
+
+
+@dataclass
+class PlanResult:
+    instance: str
+    status: Status
+    solver: str
+    objective: float | None = None
+    best_bound: float | None = None
+    mip_gap: float | None = None
+    solve_seconds: float = 0.0
+    build_seconds: float = 0.0
+    breakdown: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TERMS, 0.0))
+    allocations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ALLOCATION_COLUMNS))
+    leases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["name", "accepted", "gpus", "revenue"]))
+    site_power: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
+    verified: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The SPEC section-5 JSON document."""
+        return {
+            "instance": self.instance,
+            "status": self.status.value,
+            "objective": self.objective,
+            "best_bound": self.best_bound,
+            "mip_gap": self.mip_gap,
+            "solver": self.solver,
+            "solve_seconds": round(self.solve_seconds, 6),
+            "breakdown": {k: float(v) for k, v in self.breakdown.items()},
+            "allocations": [
+                {**row, "period": int(row["period"]), "gpus": int(row["gpus"]),
+                 "consumer": None if pd.isna(row["consumer"]) else row["consumer"]}
+                for row in self.allocations[ALLOCATION_COLUMNS].to_dict("records")
+            ],
+            "leases": [
+                {"name": r["name"], "accepted": bool(r["accepted"]), "gpus": int(r["gpus"]), "revenue": float(r["revenue"])}
+                for r in self.leases.to_dict("records")
+            ],
+            "warnings": list(self.warnings),
+        }
+
+
+def integral(m: PlanModel, x: np.ndarray) -> np.ndarray:
+    """The solver's x with integer columns rounded (solvers return 2.9999999 for 3)."""
+    return np.where(m.lm.integrality(), np.round(x), x)
+
+
+def extract(m: PlanModel, report: SolverReport, build_seconds: float = 0.0) -> PlanResult:
+    """Turn a solver report back into the plan: rows per (period, site, generation, use, consumer)."""
+    inst = m.instance
+    result = PlanResult(
+        instance=inst.name, status=report.status, solver=report.solver, solve_seconds=report.seconds,
+        build_seconds=build_seconds, warnings=inst.warnings(),
+    )
+    if not report.status.has_solution or report.x is None:
+        return result
+    x = integral(m, report.x)
+    result.breakdown = {term: float(m.lm.term_vector(term) @ x) for term in TERMS}
+    b = result.breakdown
+    result.objective = b["lease_revenue"] + b["training_value"] + b["inference_value"] - b["energy_cost"]
+    result.best_bound = max(report.best_bound, result.objective) if report.best_bound is not None else None
+    result.mip_gap = report.mip_gap
+    result.allocations = _allocations(m, x)
+    result.leases = _leases(m, x)
+    result.site_power = _site_power(m, result.allocations)
+    return result
+
+
+def _allocations(m: PlanModel, x: np.ndarray) -> pd.DataFrame:
+    inst = m.instance
+    u = m.usage
+    gpus = (x[u["var"].to_numpy()] * m.node_gpus[u["g"].to_numpy()]).round().astype(np.int64)
+    used = pd.DataFrame({"t": u["t"], "s": u["s"], "g": u["g"], "use": u["use"], "consumer": u["consumer"], "gpus": gpus})
+    used = used[used["gpus"] > 0].groupby(["t", "s", "g", "use", "consumer"], as_index=False)["gpus"].sum()
+    names = {"training": [c.name for c in inst.training], "inference": [c.name for c in inst.inference],
+             "lease": [c.name for c in inst.leases]}
+    used["consumer"] = [names[use][k] for use, k in zip(used["use"], used["consumer"])]
+    usable = m.nodes * m.node_gpus[:, None, None]
+    busy = np.zeros_like(usable)
+    np.add.at(busy, (used["g"].to_numpy(), used["s"].to_numpy(), used["t"].to_numpy()), used["gpus"].to_numpy())
+    gi, si, ti = np.nonzero(usable - busy)
+    idle = pd.DataFrame({"t": ti, "s": si, "g": gi, "use": "idle", "consumer": None,
+                         "gpus": (usable - busy)[gi, si, ti].astype(np.int64)})
+    rows = pd.concat([used, idle], ignore_index=True).sort_values(["t", "s", "g", "use"], kind="stable")
+    return pd.DataFrame({
+        "period": rows["t"].to_numpy(), "site": [inst.sites[s].name for s in rows["s"]],
+        "generation": [inst.generations[g].name for g in rows["g"]], "use": rows["use"].to_numpy(),
+        "consumer": rows["consumer"].to_numpy(), "gpus": rows["gpus"].to_numpy(),
+    })
+
+
+def _leases(m: PlanModel, x: np.ndarray) -> pd.DataFrame:
+    revenue = m.lm.term_vector("lease_revenue")
+    rows = []
+    for k, lease in enumerate(m.instance.leases):
+        cells = m.cells("lease", k)
+        cols = cells["var"].to_numpy()
+        gpus = int(round(float(x[cols] @ m.node_gpus[cells["g"].to_numpy()])))
+        accepted = x[m.accepted[k]] > 0.5 if (lease.signed or lease.payment_per_period is not None) else gpus > 0
+        rows.append({
+            "name": lease.name, "lessee": lease.lessee or lease.name, "accepted": bool(accepted), "gpus": gpus,
+            "revenue": float(revenue[cols] @ x[cols] + revenue[m.accepted[k]] * x[m.accepted[k]]),
+        })
+    return pd.DataFrame(rows, columns=["name", "lessee", "accepted", "gpus", "revenue"])
+
+
+def _site_power(m: PlanModel, allocations: pd.DataFrame) -> pd.DataFrame:
+    """Facility MW drawn vs available per site and period: the headroom a planner looks at first."""
+    inst = m.instance
+    kw = {g.name: g.power_kw for g in inst.generations}
+    pue = {s.name: s.pue for s in inst.sites}
+    running = allocations[allocations["use"] != "idle"]
+    mw = running["gpus"] * running["generation"].map(kw) * running["site"].map(pue) / 1000.0
+    drawn = mw.groupby([running["site"], running["period"]]).sum()
+    grid = pd.MultiIndex.from_product([[s.name for s in inst.sites], range(inst.T)], names=["site", "period"])
+    out = drawn.reindex(grid, fill_value=0.0).rename("mw_drawn").reset_index()
+    out["mw_available"] = out["site"].map({s.name: s.power_mw for s in inst.sites})
+    out["headroom_mw"] = out["mw_available"] - out["mw_drawn"]
+    return out

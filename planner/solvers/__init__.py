@@ -1,0 +1,21 @@
+"""Solver backends behind one interface; `get_solver(name)` picks one."""
+
+from __future__ import annotations
+
+from planner.solvers.base import SolveOptions, Solver, SolverReport, Status
+from planner.solvers.cbc import CbcSolver
+from planner.solvers.highs import HighsSolver
+from planner.solvers.or_tools import CpSatSolver, ScipSolver
+
+SOLVERS: dict[str, type[Solver]] = {cls.name: cls for cls in (HighsSolver, CbcSolver, ScipSolver, CpSatSolver)}
+ALIASES = {"cp-sat": "cpsat", "cp_sat": "cpsat", "pulp": "cbc"}
+
+__all__ = ["SOLVERS", "SolveOptions", "Solver", "SolverReport", "Status", "get_solver"]
+
+
+def get_solver(name: str) -> Solver:
+    """The backend registered under `name` (case-insensitive); ValueError lists the known ones."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in SOLVERS:
+        raise ValueError(f"unknown solver {name!r}; choose one of {', '.join(SOLVERS)}")
+    return SOLVERS[key]()

@@ -1,0 +1,89 @@
+"""CBC through PuLP (PuLP 3.x bundles the CBC binary)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pulp
+
+from planner.model.linear import LinearModel
+from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, relative_gap
+
+
+class CbcSolver(Solver):
+    name = "cbc"
+
+    def solve(self, lm: LinearModel, options: SolveOptions) -> SolverReport:
+        start = time.perf_counter()
+        prob, columns = _pulp_problem(lm)
+        if prob is None:  # an empty row that can never hold
+            return SolverReport(self.name, Status.INFEASIBLE, seconds=time.perf_counter() - start)
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "cbc.log"
+            cmd = pulp.PULP_CBC_CMD(
+                msg=False, timeLimit=options.time_limit, gapRel=options.gap, logPath=str(log),
+                threads=options.threads,
+            )
+            prob.solve(cmd)
+            text = log.read_text() if log.exists() else ""
+        if options.verbose:
+            sys.stderr.write(text)
+        seconds = time.perf_counter() - start
+        sol = prob.sol_status
+        if sol == pulp.LpSolutionOptimal:
+            status = Status.OPTIMAL
+        elif sol == pulp.LpSolutionIntegerFeasible:
+            status = Status.FEASIBLE
+        elif sol == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
+            status = Status.INFEASIBLE
+        elif sol == pulp.LpSolutionUnbounded:
+            status = Status.UNBOUNDED
+        else:
+            status = Status.NO_SOLUTION
+        if not status.has_solution:
+            return SolverReport(self.name, status, seconds=seconds)
+        x = np.array([v.value() or 0.0 for v in columns])
+        objective = float(lm.objective() @ x)
+        bound = objective if status == Status.OPTIMAL else _cbc_bound(text, objective)
+        return SolverReport(self.name, status, x, objective, bound, relative_gap(objective, bound), seconds)
+
+
+def _cbc_bound(log: str, objective: float) -> float | None:
+    """CBC minimises -objective; its log's 'Lower bound' is the negated best bound of our maximisation."""
+    found = re.findall(r"Lower bound:\s+(-?[\d.eE+-]+)", log)
+    return max(objective, -float(found[-1])) if found else None
+
+
+def _pulp_problem(lm: LinearModel) -> tuple[pulp.LpProblem | None, list[pulp.LpVariable]]:
+    lb, ub = lm.bounds()
+    integer = lm.integrality()
+    columns = [
+        pulp.LpVariable(f"x{j}", None if np.isinf(lb[j]) else lb[j], None if np.isinf(ub[j]) else ub[j],
+                        cat=pulp.LpInteger if integer[j] else pulp.LpContinuous)
+        for j in range(lm.n_vars)
+    ]
+    prob = pulp.LpProblem("planner", pulp.LpMaximize)
+    c = lm.objective()
+    prob.setObjective(pulp.LpAffineExpression([(columns[j], c[j]) for j in np.flatnonzero(c)]))
+    a = lm.matrix()
+    row_lo, row_hi = lm.row_bounds()
+    for i in range(lm.n_rows):
+        cols, vals = a.indices[a.indptr[i]:a.indptr[i + 1]], a.data[a.indptr[i]:a.indptr[i + 1]]
+        if len(cols) == 0:
+            if row_lo[i] > 1e-9 or row_hi[i] < -1e-9:
+                return None, columns
+            continue
+        expr = pulp.LpAffineExpression([(columns[j], v) for j, v in zip(cols, vals)])
+        if row_lo[i] == row_hi[i]:
+            prob.addConstraint(expr == row_lo[i], f"r{i}")
+            continue
+        if np.isfinite(row_lo[i]):
+            prob.addConstraint(expr >= row_lo[i], f"r{i}_lo")
+        if np.isfinite(row_hi[i]):
+            prob.addConstraint(expr <= row_hi[i], f"r{i}_hi")
+    return prob, columns

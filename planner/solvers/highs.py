@@ -1,0 +1,83 @@
+"""HiGHS through its own bindings (highspy): the default, fed the CSR matrix directly."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import highspy
+import numpy as np
+
+from planner.model.linear import LinearModel
+from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, native_output
+
+_S = highspy.HighsModelStatus
+
+
+class HighsSolver(Solver):
+    name = "highs"
+    accepts_start = True
+
+    def solve(self, lm: LinearModel, options: SolveOptions) -> SolverReport:
+        start = time.perf_counter()
+        with native_output(options.verbose):
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", options.verbose)
+            if options.verbose:
+                h.setOptionValue("log_to_console", True)
+            h.setOptionValue("mip_rel_gap", options.gap)
+            if options.time_limit is not None:
+                h.setOptionValue("time_limit", float(options.time_limit))
+            if options.threads:
+                h.setOptionValue("threads", int(options.threads))
+            h.passModel(_highs_lp(lm))
+            if options.warm_start is not None:
+                sol = highspy.HighsSolution()
+                sol.col_value = list(options.warm_start)
+                sol.value_valid = True
+                h.setSolution(sol)
+            h.run()
+            status, info = h.getModelStatus(), h.getInfo()
+            has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+            x = np.array(h.getSolution().col_value) if has_x else None
+        seconds = time.perf_counter() - start
+        objective = info.objective_function_value if has_x else None
+        is_mip = bool(lm.integrality().any())
+        bound = info.mip_dual_bound if is_mip else objective
+        if status == _S.kOptimal:
+            result = Status.OPTIMAL
+        elif status in (_S.kInfeasible, _S.kUnboundedOrInfeasible):
+            result = Status.INFEASIBLE
+        elif status == _S.kUnbounded:
+            result = Status.UNBOUNDED
+        elif has_x:
+            result = Status.FEASIBLE
+        else:
+            result = Status.NO_SOLUTION
+        if not result.has_solution:
+            x = objective = bound = None
+        if result == Status.OPTIMAL and bound is None:
+            bound = objective
+        if options.verbose:
+            print(f"highs: {h.modelStatusToString(status)}", file=sys.stderr)
+        gap = (info.mip_gap if is_mip else 0.0) if result.has_solution else None
+        return SolverReport(self.name, result, x, objective, bound, gap, seconds)
+
+
+def _highs_lp(lm: LinearModel) -> highspy.HighsLp:
+    a = lm.matrix()
+    lb, ub = lm.bounds()
+    row_lo, row_hi = lm.row_bounds()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = lm.n_vars, lm.n_rows
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.col_cost_ = lm.objective()
+    lp.col_lower_, lp.col_upper_ = lb, ub
+    lp.row_lower_, lp.row_upper_ = row_lo, row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lm.n_vars, lm.n_rows
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    integer = lm.integrality()
+    if integer.any():
+        lp.integrality_ = np.where(integer, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous).tolist()
+    return lp

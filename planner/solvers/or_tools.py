@@ -1,0 +1,84 @@
+"""SCIP and CP-SAT through OR-Tools' model builder, filled from the sparse matrix in one call."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from ortools.linear_solver.python import model_builder as mb
+
+from planner.model.linear import LinearModel
+from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, relative_gap, native_output
+
+_STATUS = {
+    mb.SolveStatus.OPTIMAL: Status.OPTIMAL,
+    mb.SolveStatus.FEASIBLE: Status.FEASIBLE,
+    mb.SolveStatus.INFEASIBLE: Status.INFEASIBLE,
+    mb.SolveStatus.UNBOUNDED: Status.UNBOUNDED,
+}
+_FAILURES = (
+    mb.SolveStatus.ABNORMAL, mb.SolveStatus.MODEL_INVALID, mb.SolveStatus.INVALID_SOLVER_PARAMETERS,
+    mb.SolveStatus.INCOMPATIBLE_OPTIONS, mb.SolveStatus.SOLVER_TYPE_UNAVAILABLE,
+)
+
+
+class OrToolsSolver(Solver):
+    """A solver OR-Tools wraps; subclasses name it and spell its gap/threads parameters."""
+
+    backend: str
+
+    def parameters(self, options: SolveOptions) -> str:
+        raise NotImplementedError
+
+    def solve(self, lm: LinearModel, options: SolveOptions) -> SolverReport:
+        start = time.perf_counter()
+        model = mb.Model()
+        lb, ub = lm.bounds()
+        row_lo, row_hi = lm.row_bounds()
+        model.helper.fill_model_from_sparse_data(lb, ub, lm.objective(), row_lo, row_hi, lm.matrix())
+        model.helper.set_maximize(True)
+        for j in np.flatnonzero(lm.integrality()):
+            model.helper.set_var_integrality(int(j), True)
+        if options.warm_start is not None and self.accepts_start:
+            for j, v in enumerate(options.warm_start):
+                model.add_hint(model.var_from_index(j), float(v))
+        solver = mb.Solver(self.backend)
+        if options.time_limit is not None:
+            solver.set_time_limit_in_seconds(float(options.time_limit))
+        solver.set_solver_specific_parameters(self.parameters(options))
+        solver.enable_output(options.verbose)
+        with native_output(options.verbose):
+            result = solver.solve(model)
+        seconds = time.perf_counter() - start
+        if result in _FAILURES:
+            raise RuntimeError(f"{self.name} failed: {result.name} {solver.status_string}")
+        status = _STATUS.get(result, Status.NO_SOLUTION)
+        if not status.has_solution:
+            return SolverReport(self.name, status, seconds=seconds)
+        x = solver.values(model.get_variables()).to_numpy(dtype=float)
+        objective = float(solver.objective_value)
+        bound = objective if status == Status.OPTIMAL else float(solver.best_objective_bound)
+        return SolverReport(self.name, status, x, objective, bound, relative_gap(objective, bound), seconds)
+
+
+class ScipSolver(OrToolsSolver):
+    name = "scip"
+    backend = "scip"
+
+    def parameters(self, options: SolveOptions) -> str:
+        params = [f"limits/gap = {options.gap}"]
+        if options.threads:
+            params.append(f"parallel/maxnthreads = {options.threads}")
+        return "\n".join(params)
+
+
+class CpSatSolver(OrToolsSolver):
+    name = "cpsat"
+    backend = "cp_sat"
+    accepts_start = True
+
+    def parameters(self, options: SolveOptions) -> str:
+        params = [f"relative_gap_limit:{options.gap}"]
+        if options.threads:
+            params.append(f"num_workers:{options.threads}")
+        return ",".join(params)
