@@ -1,0 +1,149 @@
+"""The `planner` command: thin click wrappers around the API; I/O and exit codes live here only.
+
+Exit codes (SPEC section 5): 0 optimal or feasible, 1 infeasible / no solution (or a plan that
+fails verification), 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from planner.api import solve as solve_plan
+from planner.instance import Instance, InstanceError, load_instance
+from planner.report import render
+from planner.solvers import ALIASES, SOLVERS
+from planner.verify import VerificationError, check
+
+EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
+SOLVER_NAMES = [*SOLVERS, *ALIASES]
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"planner: {message}", err=True)
+    sys.exit(code)
+
+
+def read_instance(path: str) -> Instance:
+    try:
+        return load_instance(path)
+    except InstanceError as err:
+        click.echo(str(err), err=True)
+        click.echo(f"planner: {len(err.problems)} problem(s) in {err.source}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def write_atomic(path: Path, text: str, protected: list[str]) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file; never over an input."""
+    target = path.resolve()
+    if any(target == Path(p).resolve() for p in protected):
+        fail(f"--output {path}: refusing to overwrite an input file", EXIT_BAD_INPUT)
+    if target.is_dir():
+        fail(f"--output {path}: is a directory", EXIT_BAD_INPUT)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as err:
+        fail(f"--output {path}: cannot write: {err.strerror}", EXIT_BAD_INPUT)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def emit(text: str, output: str | None, protected: list[str]) -> None:
+    if output:
+        write_atomic(Path(output), text, protected)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="planner")
+def cli() -> None:
+    """Capacity planning for GPU fleets: who gets which GPUs, and which lease offers to take."""
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds; the best plan so far is returned as `feasible`.")
+@click.option("--gap", type=click.FloatRange(min=0), default=1e-6, show_default=True, help="Relative MIP gap that counts as optimal.")
+@click.option("--threads", type=click.IntRange(min=1), help="Solver threads (default: the solver's choice).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@click.option("--verbose", "-v", is_flag=True, help="Solver log on stderr.")
+def solve(instance: str, solver: str, time_limit: float | None, gap: float, threads: int | None,
+          fmt: str, output: str | None, verbose: bool) -> None:
+    """Solve INSTANCE (YAML or JSON) and print the optimal, verified plan."""
+    inst = read_instance(instance)
+    try:
+        result = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, threads=threads, verbose=verbose)
+    except VerificationError as err:
+        fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}", EXIT_NO_PLAN)
+    emit(render(result, inst, fmt), output, [instance])
+    if not result.status.has_solution:
+        click.echo(f"planner: {instance}: {result.status.value}", err=True)
+        sys.exit(EXIT_NO_PLAN)
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+def validate(instance: str) -> None:
+    """Check INSTANCE against the SPEC without solving it."""
+    inst = read_instance(instance)
+    for warning in inst.warnings():
+        click.echo(f"warning: {warning}", err=True)
+    gpus = int(inst.installed_gpus()[..., 0].sum())
+    click.echo(
+        f"{instance}: valid: {len(inst.generations)} generations, {len(inst.sites)} sites, {inst.T} periods, "
+        f"{gpus:,} GPUs, {len(inst.training)} training runs, {len(inst.inference)} inference pools, "
+        f"{len(inst.leases)} leases"
+    )
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("result", type=click.Path(dir_okay=False))
+def verify(instance: str, result: str) -> None:
+    """Check a RESULT.json plan against INSTANCE, rule by rule, independently of the model."""
+    inst = read_instance(instance)
+    try:
+        plan = json.loads(Path(result).read_text(encoding="utf-8"))
+    except OSError as err:
+        fail(f"{result}: cannot read file: {err.strerror}", EXIT_BAD_INPUT)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        fail(f"{result}: not a JSON result: {err}", EXIT_BAD_INPUT)
+    if not isinstance(plan, dict) or "status" not in plan:
+        fail(f"{result}: not a planner result (expected a JSON object with a `status`)", EXIT_BAD_INPUT)
+    violations = check(inst, plan)
+    for v in violations:
+        click.echo(f"{result}: {v.rule}: {v.message}", err=True)
+    if violations:
+        fail(f"{result}: {len(violations)} violation(s) of the SPEC", EXIT_NO_PLAN)
+    click.echo(f"{result}: verified against {instance}: status {plan['status']}, objective {plan.get('objective')}")
+    if plan["status"] not in ("optimal", "feasible"):
+        sys.exit(EXIT_NO_PLAN)
+
+
+def main() -> None:
+    """Entry point: no Python traceback reaches the user unless PLANNER_DEBUG is set."""
+    try:
+        cli(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except Exception as err:  # noqa: BLE001 - the last line of defence, reported in one line
+        if os.environ.get("PLANNER_DEBUG"):
+            raise
+        fail(f"internal error: {type(err).__name__}: {err} (set PLANNER_DEBUG=1 for the traceback)", EXIT_NO_PLAN)
