@@ -6,6 +6,7 @@ import re
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,12 @@ class CbcSolver(Solver):
             return SolverReport(self.name, Status.INFEASIBLE, seconds=time.perf_counter() - start)
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "cbc.log"
-            cmd = pulp.PULP_CBC_CMD(
-                msg=False, timeLimit=options.time_limit, gapRel=options.gap, logPath=str(log),
-                threads=options.threads,
-            )
+            with warnings.catch_warnings():  # PuLP 3.x deprecates its bundled CBC, which we pin on purpose
+                warnings.simplefilter("ignore", DeprecationWarning)
+                cmd = pulp.PULP_CBC_CMD(
+                    msg=False, timeLimit=options.time_limit, gapRel=options.gap, logPath=str(log),
+                    threads=options.threads,
+                )
             prob.solve(cmd)
             text = log.read_text() if log.exists() else ""
         if options.verbose:
