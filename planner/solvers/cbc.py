@@ -65,12 +65,12 @@ def _cbc_bound(log: str, objective: float) -> float | None:
 def _pulp_problem(lm: LinearModel) -> tuple[pulp.LpProblem | None, list[pulp.LpVariable]]:
     lb, ub = lm.bounds()
     integer = lm.integrality()
+    prob = pulp.LpProblem("planner", pulp.LpMaximize)
     columns = [
-        pulp.LpVariable(f"x{j}", None if np.isinf(lb[j]) else lb[j], None if np.isinf(ub[j]) else ub[j],
-                        cat=pulp.LpInteger if integer[j] else pulp.LpContinuous)
+        prob.add_variable(f"x{j}", None if np.isinf(lb[j]) else lb[j], None if np.isinf(ub[j]) else ub[j],
+                          cat=pulp.LpInteger if integer[j] else pulp.LpContinuous)
         for j in range(lm.n_vars)
     ]
-    prob = pulp.LpProblem("planner", pulp.LpMaximize)
     c = lm.objective()
     prob.setObjective(pulp.LpAffineExpression([(columns[j], c[j]) for j in np.flatnonzero(c)]))
     a = lm.matrix()
