@@ -17,12 +17,14 @@ def build_model(instance: Instance) -> PlanModel:
     c.define_inventory(m)  # 3.1
     c.define_power(m)  # 3.2
     c.define_training_placement(m)
+    c.define_training_required(m)
     c.define_training_homogeneous(m)
     c.define_training_single_site(m)
     c.define_training_pace(m)
     c.define_training_size(m)
     c.define_inference_capacity(m)
     c.define_lease_size(m)
+    c.define_lease_signed(m)
     c.define_lease_whole_sites(m)
     c.define_lease_groups(m)
     o.define_lease_revenue(m)

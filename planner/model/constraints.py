@@ -44,17 +44,22 @@ def define_power(m: PlanModel) -> None:
 
 
 def define_training_placement(m: PlanModel) -> None:
-    """A run is placed (y=1) iff it holds >= 1 node: sum x >= y, sum x <= (sum ub) * y; required => y = 1."""
+    """A run is placed (y=1) iff it holds >= 1 node: sum x >= y, sum x <= (sum ub) * y."""
     runs = m.instance.training
-    m.placed = m.lm.add_variables(
-        "training_placed", len(runs), lb=np.array([float(r.required) for r in runs]), ub=1.0, integer=True,
-    )
+    m.placed = m.lm.add_variables("training_placed", len(runs), 0.0, 1.0, integer=True)
     for r in range(len(runs)):
         cells = m.cells("training", r)
         rows, cols = np.zeros(len(cells) + 1), np.r_[cells["var"].to_numpy(), m.placed[r]]
         ones = np.ones(len(cells))
         m.lm.add_constraints("training_placed_min_one_node", rows, cols, np.r_[ones, -1.0], 0.0, INF, n_rows=1)
         m.lm.add_constraints("training_placed_link", rows, cols, np.r_[ones, -cells["ub"].sum()], -INF, 0.0, n_rows=1)
+
+
+def define_training_required(m: PlanModel) -> None:
+    """A required run must be placed: y >= 1."""
+    runs = [r for r, run in enumerate(m.instance.training) if run.required]
+    m.lm.add_constraints("training_required", np.arange(len(runs)), m.placed[runs], np.ones(len(runs)), 1.0, INF,
+                         keys=pd.DataFrame({"run": runs}))
 
 
 def _choose_one(m: PlanModel, rule: str, by: str, wanted: callable) -> None:
@@ -162,8 +167,11 @@ def define_inference_capacity(m: PlanModel) -> None:
         scale = np.asarray(pool.demand_scale or np.ones(inst.T))[window]
         row_of_cell = np.searchsorted(window, cells["t0"].to_numpy())
         x, cap = cells["var"].to_numpy(), speed[cells["g"].to_numpy()]
-        m.lm.add_constraints("inference_min_units", row_of_cell, x, cap, pool.min_units * scale, INF,
-                             n_rows=len(window), keys=pd.DataFrame({"pool": p, "t": window}))
+        need = pool.min_units * scale
+        active = np.flatnonzero(need > 0)
+        on = np.isin(row_of_cell, active)
+        m.lm.add_constraints("inference_min_units", np.searchsorted(active, row_of_cell[on]), x[on], cap[on],
+                             need[active], INF, n_rows=len(active), keys=pd.DataFrame({"pool": p, "t": window[active]}))
         tiers = [(j, tier) for j, tier in enumerate(pool.demand) if tier.value_per_unit_hour > 0 and tier.units > 0]
         if not tiers:
             continue
@@ -182,11 +190,9 @@ def _lease_gpus(m: PlanModel, lease_index: int) -> tuple[pd.DataFrame, np.ndarra
 
 
 def define_lease_size(m: PlanModel) -> None:
-    """Accepted a (signed => a = 1): min_gpus * a <= GPUs <= max_gpus * a; all_or_nothing: GPUs = max_gpus * a."""
+    """Accepted a: min_gpus * a <= GPUs <= max_gpus * a; all_or_nothing: GPUs = max_gpus * a."""
     leases = m.instance.leases
-    m.accepted = m.lm.add_variables(
-        "lease_accepted", len(leases), lb=np.array([float(lease.signed) for lease in leases]), ub=1.0, integer=True,
-    )
+    m.accepted = m.lm.add_variables("lease_accepted", len(leases), 0.0, 1.0, integer=True)
     for k, lease in enumerate(leases):
         cells, gpus = _lease_gpus(m, k)
         x, a = cells["var"].to_numpy(), m.accepted[k]
@@ -196,6 +202,13 @@ def define_lease_size(m: PlanModel) -> None:
             "lease_size", np.r_[np.zeros(len(x)), np.ones(len(x)), 0, 1], np.r_[x, x, a, a],
             np.r_[gpus, gpus, -lo, -cap], np.array([0.0, -INF]), np.array([INF, 0.0]), n_rows=2,
         )
+
+
+def define_lease_signed(m: PlanModel) -> None:
+    """A signed contract must be honoured: a >= 1."""
+    signed = [k for k, lease in enumerate(m.instance.leases) if lease.signed]
+    m.lm.add_constraints("lease_signed", np.arange(len(signed)), m.accepted[signed], np.ones(len(signed)), 1.0, INF,
+                         keys=pd.DataFrame({"lease": signed}))
 
 
 def define_lease_whole_sites(m: PlanModel) -> None:

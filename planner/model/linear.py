@@ -89,7 +89,7 @@ class LinearModel:
         vec = self.objective_terms.get(term, np.zeros(0))
         return np.concatenate([vec, np.zeros(self.n_vars - vec.size)])
 
-    def objective(self, costs: tuple[str, ...] = ("energy_cost",)) -> np.ndarray:
+    def objective(self, costs: tuple[str, ...] = ("energy_cost", "relaxation")) -> np.ndarray:
         """c: the sum of all value terms minus the cost terms."""
         c = np.zeros(self.n_vars)
         for term in self.objective_terms:
@@ -114,11 +114,21 @@ class LinearModel:
     def integrality(self) -> np.ndarray:
         return _cat(self.integer, dtype=bool)
 
-    def fix_lower(self, cols: np.ndarray, value: float) -> None:
-        """Raise lower bounds in place (used to force required runs and signed leases)."""
-        lb = _cat(self.lb)
-        lb[cols] = value
-        self.lb = [lb]
+    def relax(self, family: str, penalty: float) -> list[tuple[Family, np.ndarray]]:
+        """Elastic copy of a family of one-sided rows: a slack e >= 0 per row moves its bound
+        (lo - e for >= rows, hi + e for <= rows), each unit of e costing `penalty` in the
+        `relaxation` cost term. Returns each block of the family with its slack columns."""
+        lo, hi = self.row_bounds()
+        out = []
+        for fam in [f for f in self.row_families if f.name == family]:
+            rows = np.arange(fam.start, fam.stop)
+            slack = self.add_variables(f"relax[{family}]", len(rows), 0.0, INF, keys=fam.keys)
+            self._rows.append(rows)
+            self._cols.append(slack)
+            self._vals.append(np.where(np.isfinite(hi[rows]), -1.0, 1.0))
+            self.add_objective("relaxation", slack, np.full(len(rows), penalty))
+            out.append((fam, slack))
+        return out
 
     def row_family(self, row: int) -> Family:
         for fam in self.row_families:
