@@ -38,6 +38,16 @@ def read_instance(path: str) -> Instance:
         sys.exit(EXIT_BAD_INPUT)
 
 
+def file_mode(target: Path) -> int:
+    """The permissions a plain open() would leave: the old file's, else 0o666 less the umask."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_atomic(path: Path, text: str, protected: list[str]) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file; never over an input."""
     target = path.resolve()
@@ -54,6 +64,7 @@ def write_atomic(path: Path, text: str, protected: list[str]) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode(target))  # mkstemp makes the file private (0o600)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -272,7 +272,8 @@ def _check_names(inst: Instance) -> list[tuple[str, str]]:
                 problems.append((f"{path}.period", f"period {d.period} is outside the horizon 0..{T - 1}"))
         if not any(p[0].startswith(f"sites[{i}]") for p in problems):
             total: Counter[str] = Counter(site.inventory)
-            for d in sorted(site.deliveries, key=lambda d: d.period):
+            # Within a period, deliveries count before retirements: only the period's net total matters.
+            for d in sorted(site.deliveries, key=lambda d: (d.period, -d.gpus)):
                 total[d.generation] += d.gpus
                 if total[d.generation] < 0:
                     problems.append((
@@ -307,7 +308,9 @@ def _check_names(inst: Instance) -> list[tuple[str, str]]:
         if fixed and not (lease.all_or_nothing or lease.whole_sites):
             problems.append((f"{path}.payment_per_period", "payment_per_period requires all_or_nothing or whole_sites"))
         if isinstance(lease.price_per_gpu_hour, dict):
-            known(f"{path}.price_per_gpu_hour", list(lease.price_per_gpu_hour), gens, "generation")
+            for gen in lease.price_per_gpu_hour:
+                if gen not in gens:
+                    problems.append((f"{path}.price_per_gpu_hour.{gen}", f"unknown generation {gen!r}"))
         if lease.all_or_nothing and lease.max_gpus is None:
             problems.append((f"{path}.max_gpus", "all_or_nothing needs max_gpus"))
         if lease.max_gpus is not None and lease.max_gpus < lease.min_gpus:
@@ -372,16 +375,28 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _unique_json_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object hook that rejects duplicate keys, as the YAML loader does."""
+    mapping = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise ValueError(f"duplicate key {key!r}")
+        mapping[key] = value
+    return mapping
+
+
 def decode(text: str, source: str) -> Any:
     """Decode YAML or JSON text (JSON is YAML, but its own parser gives better messages)."""
     if source.endswith(".json"):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_json_keys)
         except json.JSONDecodeError as err:
             raise InstanceError(source, [("", f"malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}")]) from None
+        except ValueError as err:
+            raise InstanceError(source, [("", f"malformed JSON: {err}")]) from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, ValueError) as err:  # ValueError: an integer too long for int()
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = getattr(err, "problem", None) or str(err)
