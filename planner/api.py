@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from planner.duals import shadow_prices
 from planner.instance import Instance, load_instance
 from planner.model import build_model
 from planner.results import PlanResult, extract
@@ -20,10 +21,12 @@ def solve(
     threads: int | None = None,
     verbose: bool = False,
     check: bool = True,
+    duals: bool = False,
 ) -> PlanResult:
     """Build the SPEC's MILP, solve it and verify the plan independently.
 
     Raises `VerificationError` if the plan breaks any SPEC rule (it is never returned silently).
+    With `duals`, the result carries local shadow prices of site power and inventory.
     """
     inst = instance if isinstance(instance, Instance) else load_instance(instance)
     start = time.perf_counter()
@@ -35,4 +38,6 @@ def solve(
     if check and result.status.has_solution:
         verify(inst, result.to_dict())
         result.verified = True
+    if duals and result.status.has_solution:
+        result.shadow_prices = shadow_prices(m, report.x)
     return result

@@ -11,6 +11,7 @@ import pandas as pd
 from planner.model import PlanModel
 from planner.solvers import SolverReport, Status
 
+SHADOW_PRICE_NOTE = "local: LP duals with the optimum's discrete decisions (placed, accepted, choices) fixed"
 TERMS = ("lease_revenue", "training_value", "inference_value", "energy_cost")
 ALLOCATION_COLUMNS = ["period", "site", "generation", "use", "consumer", "gpus"]
 
@@ -31,10 +32,11 @@ class PlanResult:
     site_power: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
     verified: bool = False
+    shadow_prices: dict[str, pd.DataFrame] | None = None  # only when asked for (local LP duals)
 
     def to_dict(self) -> dict[str, Any]:
-        """The SPEC section-5 JSON document."""
-        return {
+        """The SPEC section-5 JSON document (plus `shadow_prices` when they were asked for)."""
+        out = {
             "instance": self.instance,
             "status": self.status.value,
             "objective": self.objective,
@@ -54,6 +56,10 @@ class PlanResult:
             ],
             "warnings": list(self.warnings),
         }
+        if self.shadow_prices is not None:
+            out["shadow_prices"] = {"note": SHADOW_PRICE_NOTE, **{
+                name: frame.to_dict("records") for name, frame in self.shadow_prices.items()}}
+        return out
 
 
 def integral(m: PlanModel, x: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ row index can always be traced back to its rule and key (for reports, duals and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -129,6 +129,12 @@ class LinearModel:
             self.add_objective("relaxation", slack, np.full(len(rows), penalty))
             out.append((fam, slack))
         return out
+
+    def with_fixed(self, cols: np.ndarray, values: np.ndarray) -> LinearModel:
+        """A copy with `cols` fixed at `values` and every column continuous: an LP."""
+        lb, ub = self.bounds()
+        lb[cols] = ub[cols] = values
+        return replace(self, lb=[lb], ub=[ub], integer=[np.zeros(self.n_vars, dtype=bool)])
 
     def row_family(self, row: int) -> Family:
         for fam in self.row_families:

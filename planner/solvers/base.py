@@ -49,6 +49,7 @@ class SolverReport:
     best_bound: float | None = None
     mip_gap: float | None = None
     seconds: float = 0.0
+    duals: np.ndarray | None = None  # row duals (d objective / d row bound), for an LP only
 
 
 class Solver(ABC):

@@ -39,7 +39,9 @@ class HighsSolver(Solver):
             h.run()
             status, info = h.getModelStatus(), h.getInfo()
             has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
-            x = np.array(h.getSolution().col_value) if has_x else None
+            solution = h.getSolution()
+            x = np.array(solution.col_value) if has_x else None
+            duals = np.array(solution.row_dual) if solution.dual_valid else None
         seconds = time.perf_counter() - start
         objective = info.objective_function_value if has_x else None
         is_mip = bool(lm.integrality().any())
@@ -61,7 +63,8 @@ class HighsSolver(Solver):
         if options.verbose:
             print(f"highs: {h.modelStatusToString(status)}", file=sys.stderr)
         gap = (info.mip_gap if is_mip else 0.0) if result.has_solution else None
-        return SolverReport(self.name, result, x, objective, bound, gap, seconds)
+        return SolverReport(self.name, result, x, objective, bound, gap, seconds,
+                            duals=None if is_mip or not result.has_solution else duals)
 
 
 def _highs_lp(lm: LinearModel) -> highspy.HighsLp:
