@@ -15,8 +15,10 @@ from pathlib import Path
 import click
 
 from planner.api import solve as solve_plan
-from planner.instance import Instance, InstanceError, load_instance
-from planner.report import render
+from planner.evaluate import evaluate_offer
+from planner.explain import explain as explain_plan
+from planner.instance import Instance, InstanceError, Lease, decode, load_instance, parse_instance
+from planner.report import evaluation_sections, render, render_document
 from planner.solvers import ALIASES, SOLVERS
 from planner.verify import VerificationError, check
 
@@ -93,18 +95,86 @@ def cli() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @click.option("--verbose", "-v", is_flag=True, help="Solver log on stderr.")
+@click.option("--duals", is_flag=True, help="Add shadow prices of site power and inventory (local LP duals).")
 def solve(instance: str, solver: str, time_limit: float | None, gap: float, threads: int | None,
-          fmt: str, output: str | None, verbose: bool) -> None:
+          fmt: str, output: str | None, verbose: bool, duals: bool) -> None:
     """Solve INSTANCE (YAML or JSON) and print the optimal, verified plan."""
     inst = read_instance(instance)
     try:
-        result = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, threads=threads, verbose=verbose)
+        result = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, threads=threads, verbose=verbose,
+                            duals=duals)
     except VerificationError as err:
         fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}", EXIT_NO_PLAN)
     emit(render(result, inst, fmt), output, [instance])
     if not result.status.has_solution:
-        click.echo(f"planner: {instance}: {result.status.value}", err=True)
+        hint = f"; run `planner explain {instance}` to see which requirements conflict" \
+            if result.status.value == "infeasible" else ""
+        click.echo(f"planner: {instance}: {result.status.value}{hint}", err=True)
         sys.exit(EXIT_NO_PLAN)
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
+def explain(instance: str, solver: str) -> None:
+    """Say which requirements of an infeasible INSTANCE cannot be met together, and what capacity is short."""
+    diagnosis = explain_plan(read_instance(instance), solver=solver)
+    click.echo("\n".join(diagnosis.lines()))
+    if not diagnosis.feasible:
+        sys.exit(EXIT_NO_PLAN)
+
+
+def read_offer(path: str, inst: Instance) -> Lease:
+    """One lease entry in the SPEC format, checked on its own and against the instance."""
+    try:
+        data = decode(Path(path).read_text(encoding="utf-8"), path)
+    except OSError as err:
+        fail(f"{path}: cannot read file: {err.strerror}", EXIT_BAD_INPUT)
+    except InstanceError as err:
+        fail(str(err), EXIT_BAD_INPUT)
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    if not isinstance(data, dict):
+        fail(f"{path}: expected one lease entry (a mapping), got {type(data).__name__}", EXIT_BAD_INPUT)
+    if any(lease.name == data.get("name") for lease in inst.leases):
+        fail(f"{path}: name: the instance already has a lease named {data.get('name')!r}", EXIT_BAD_INPUT)
+    try:
+        combined = parse_instance({**inst.model_dump(exclude_none=True), "leases": [
+            *inst.model_dump(exclude_none=True)["leases"], data]}, path)
+    except InstanceError as err:
+        offer_index = f"leases[{len(inst.leases)}]"
+        problems = [(p.replace(offer_index, "offer", 1), m) for p, m in err.problems]
+        click.echo(str(InstanceError(path, problems)), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    return combined.leases[-1]
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("offer", required=False)
+@click.option("--offer-file", type=click.Path(dir_okay=False), help="A YAML/JSON file holding one lease entry to add.")
+@click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+def evaluate(instance: str, offer: str | None, offer_file: str | None, solver: str, fmt: str,
+             output: str | None) -> None:
+    """Is lease OFFER (a name in INSTANCE, or --offer-file) worth taking? Value, break-even, economics."""
+    inst = read_instance(instance)
+    if (offer is None) == (offer_file is None):
+        fail("give exactly one of OFFER (a lease name in the instance) and --offer-file", EXIT_BAD_INPUT)
+    if offer_file:
+        lease = read_offer(offer_file, inst)
+        inst = inst.model_copy(update={"leases": [*inst.leases, lease]})
+        offer = lease.name
+    elif offer not in {lease.name for lease in inst.leases}:
+        fail(f"{instance}: leases: no lease named {offer!r} (known: {', '.join(l.name for l in inst.leases)})",
+             EXIT_BAD_INPUT)
+    try:
+        ev = evaluate_offer(inst, offer, solver=solver)
+    except ValueError as err:  # nothing to compare against: the instance is infeasible without the offer
+        fail(f"{instance}: {err}; run `planner explain {instance}`", EXIT_NO_PLAN)
+    emit(render_document(ev.to_dict(), evaluation_sections(ev, inst), fmt), output,
+         [instance, *([offer_file] if offer_file else [])])
 
 
 @cli.command()

@@ -10,6 +10,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from planner.evaluate import OfferEvaluation
 from planner.instance import Instance
 from planner.results import ALLOCATION_COLUMNS, PlanResult
 
@@ -105,41 +106,103 @@ def sections(result: PlanResult, inst: Instance) -> list[Section]:
     return out
 
 
-def render_table(result: PlanResult, inst: Instance, width: int | None = None) -> str:
+def shadow_prices(result: PlanResult, inst: Instance) -> list[Section]:
+    """Marginal values, largest first: where one more MW or node is worth the most."""
+    out = []
+    for name, unit in (("power", "per_mw"), ("inventory", "per_node")):
+        frame = result.shadow_prices[name]
+        frame = frame[frame[f"value_{unit}"].abs() > 1e-9].sort_values(f"value_{unit}", ascending=False)
+        frame = frame.assign(**{f"value_{unit}": frame[f"value_{unit}"].map(lambda v: money(v, inst.currency))})
+        title = "one more MW of facility power for a period" if name == "power" else "one more node for a period"
+        if not frame.empty:
+            out.append(Section(f"Shadow prices: {title} (local)", frame.head(20)))
+    return out
+
+
+def sections(result: PlanResult, inst: Instance) -> list[Section]:
+    out = [summary(result, inst)]
+    if result.status.has_solution:
+        out += [breakdown(result, inst), split(result, inst), power(result, inst)]
+        if len(result.leases):
+            out.append(leases(result, inst))
+        if result.shadow_prices is not None:
+            out += shadow_prices(result, inst)
+    if result.warnings:
+        out.append(Section("Warnings", pd.DataFrame({"warning": result.warnings})))
+    return out
+
+
+LEFT = ("site", "generation", "use", "name", "lessee", "term", "", "warning", "consumer", "offer", "flag")
+
+
+def render_table(parts: list[Section], width: int | None = None) -> str:
     console = Console(file=io.StringIO(), width=width or 120, force_terminal=False)
-    for sec in sections(result, inst):
-        table = Table(title=sec.title, title_justify="left", show_header=sec.title.split()[0] != "Plan", min_width=44)
+    for sec in parts:
+        table = Table(title=sec.title, title_justify="left", show_header=bool(sec.frame.columns[0]), min_width=44)
         for col in sec.frame.columns:
-            table.add_column(str(col), justify="right" if col not in ("site", "generation", "use", "name", "lessee", "term", "", "warning") else "left")
+            table.add_column(str(col), justify="left" if col in LEFT else "right")
         for row in sec.frame.itertuples(index=False):
             table.add_row(*("" if pd.isna(v) else str(v) for v in row))
         console.print(table)
     return console.file.getvalue()
 
 
-def render_markdown(result: PlanResult, inst: Instance) -> str:
-    parts = []
-    for sec in sections(result, inst):
+def render_markdown(parts: list[Section]) -> str:
+    out = []
+    for sec in parts:
         cols = [str(c) or "item" for c in sec.frame.columns]
         lines = [f"### {sec.title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in sec.frame.itertuples(index=False)]
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n"
+        out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
 
 
-def render_json(result: PlanResult) -> str:
-    return json.dumps(result.to_dict(), indent=2) + "\n"
+def render_document(document: dict, parts: list[Section], fmt: str) -> str:
+    """json: the document itself; table/markdown: its human sections."""
+    if fmt == "json":
+        return json.dumps(document, indent=2, default=_jsonable) + "\n"
+    return render_markdown(parts) if fmt == "markdown" else render_table(parts)
 
 
-def render_csv(result: PlanResult) -> str:
-    return result.allocations[ALLOCATION_COLUMNS].to_csv(index=False)
+def _jsonable(value: object) -> object:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def render(result: PlanResult, inst: Instance, fmt: str) -> str:
-    if fmt == "json":
-        return render_json(result)
     if fmt == "csv":
-        return render_csv(result)
-    if fmt == "markdown":
-        return render_markdown(result, inst)
-    return render_table(result, inst)
+        return result.allocations[ALLOCATION_COLUMNS].to_csv(index=False)
+    return render_document(result.to_dict(), sections(result, inst), fmt)
+
+
+def evaluation_sections(ev: OfferEvaluation, inst: Instance) -> list[Section]:
+    """The offer decision first, then its economics, warnings and what it displaces."""
+    cur = inst.currency
+
+    def num(v: float | None, fmt: str) -> str:
+        return "-" if v is None else fmt.format(v)
+
+    price = money(ev.break_even_price, cur) if ev.price_unit == "per period" else num(ev.break_even_price, "{:,.4f}")
+    rows = [
+        ("decision", ev.decision),
+        ("value of the offer", money(ev.value, cur)),
+        ("objective with / without it", f"{money(ev.objective_accepted, cur)} / {money(ev.objective_rejected, cur)}"),
+        (f"break-even price ({ev.price_unit})", f"{price} (for a block of {ev.gpus:,} GPUs)"),
+        ("implied price per GPU-hour", num(ev.implied_price_per_gpu_hour, "{:,.2f}")),
+        ("price per MW-month of facility power", money(ev.price_per_mw_month, cur)),
+        ("revenue over the term (undiscounted)", money(ev.revenue_over_term, cur)),
+        ("revenue over the term (discounted)", money(ev.discounted_revenue, cur)),
+        ("payback of the block's capex", num(ev.payback_months, "{:,.1f} months")),
+        ("price / straight-line depreciation", num(ev.depreciation_cover, "{:,.2f}x")),
+    ]
+    out = [Section(f"Offer {ev.offer}", pd.DataFrame(rows, columns=["", "value"]))]
+    if ev.flags:
+        out.append(Section("Plausibility", pd.DataFrame({"flag": ev.flags})))
+    if not ev.displaced.empty:
+        d = ev.displaced.copy()
+        for col in ("with_offer", "without_offer", "change"):
+            d[col] = d[col].map(lambda v: f"{v:+,.0f}" if col == "change" else f"{v:,.0f}")
+        d.columns = ["use", "consumer", "generation", "GPUs with offer", "GPUs without", "change"]
+        out.append(Section("What the offer displaces (GPUs, average over periods)", d))
+    return out
