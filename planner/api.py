@@ -22,6 +22,7 @@ def solve(
     verbose: bool = False,
     check: bool = True,
     duals: bool = False,
+    progress: bool = False,
 ) -> PlanResult:
     """Build the SPEC's MILP, solve it and verify the plan independently.
 
@@ -32,7 +33,7 @@ def solve(
     start = time.perf_counter()
     m = build_model(inst)
     build_seconds = time.perf_counter() - start
-    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, verbose=verbose)
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, verbose=verbose, progress=progress)
     report = get_solver(solver).solve(m.lm, options)
     result = extract(m, report, build_seconds)
     if check and result.status.has_solution:

@@ -96,13 +96,15 @@ def cli() -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @click.option("--verbose", "-v", is_flag=True, help="Solver log on stderr.")
 @click.option("--duals", is_flag=True, help="Add shadow prices of site power and inventory (local LP duals).")
+@click.option("--progress/--no-progress", default=None,
+              help="Incumbent, bound, gap and time on stderr while solving [default: when stderr is a terminal].")
 def solve(instance: str, solver: str, time_limit: float | None, gap: float, threads: int | None,
-          fmt: str, output: str | None, verbose: bool, duals: bool) -> None:
+          fmt: str, output: str | None, verbose: bool, duals: bool, progress: bool | None) -> None:
     """Solve INSTANCE (YAML or JSON) and print the optimal, verified plan."""
     inst = read_instance(instance)
     try:
         result = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, threads=threads, verbose=verbose,
-                            duals=duals)
+                            duals=duals, progress=sys.stderr.isatty() if progress is None else progress)
     except VerificationError as err:
         fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}", EXIT_NO_PLAN)
     emit(render(result, inst, fmt), output, [instance])

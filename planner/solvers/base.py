@@ -35,6 +35,7 @@ class SolveOptions:
     gap: float = 1e-6  # relative MIP gap at which a solution counts as proven optimal
     threads: int | None = None
     verbose: bool = False  # solver log on stderr
+    progress: bool = False  # incumbent, bound, gap and elapsed time on stderr while solving
     warm_start: np.ndarray | None = None  # a feasible x to start from, where the backend accepts one
 
 

@@ -34,7 +34,7 @@ class CbcSolver(Solver):
                 )
             prob.solve(cmd)
             text = log.read_text() if log.exists() else ""
-        if options.verbose:
+        if options.verbose or options.progress:  # CBC logs only at the end through PuLP
             sys.stderr.write(text)
         seconds = time.perf_counter() - start
         sol = prob.sol_status

@@ -31,6 +31,8 @@ class HighsSolver(Solver):
             if options.threads:
                 h.setOptionValue("threads", int(options.threads))
             h.passModel(_highs_lp(lm))
+            if options.progress:
+                _report_progress(h)
             if options.warm_start is not None:
                 sol = highspy.HighsSolution()
                 sol.col_value = list(options.warm_start)
@@ -65,6 +67,26 @@ class HighsSolver(Solver):
         gap = (info.mip_gap if is_mip else 0.0) if result.has_solution else None
         return SolverReport(self.name, result, x, objective, bound, gap, seconds,
                             duals=None if is_mip or not result.has_solution else duals)
+
+
+def _report_progress(h: highspy.Highs, every: float = 1.0) -> None:
+    """One stderr line per new incumbent, and at most one a second otherwise."""
+    last = [-every]
+
+    def show(event: highspy.cb.HighsCallbackEvent) -> None:
+        out = event.data_out
+        improving = event.callback_type == highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution
+        if not improving and out.running_time - last[0] < every:
+            return
+        last[0] = out.running_time
+        def shown(v: float, fmt: str = "{:.6g}") -> str:
+            return fmt.format(v) if np.isfinite(v) else "-"
+
+        print(f"[{out.running_time:8.1f} s] incumbent {shown(out.mip_primal_bound)}  bound {shown(out.mip_dual_bound)}  "
+              f"gap {shown(out.mip_gap, '{:.3%}')}{'  (new incumbent)' if improving else ''}", file=sys.stderr, flush=True)
+
+    h.cbMipImprovingSolution.subscribe(show)
+    h.cbMipInterrupt.subscribe(show)
 
 
 def _highs_lp(lm: LinearModel) -> highspy.HighsLp:

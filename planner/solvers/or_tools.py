@@ -46,8 +46,8 @@ class OrToolsSolver(Solver):
         if options.time_limit is not None:
             solver.set_time_limit_in_seconds(float(options.time_limit))
         solver.set_solver_specific_parameters(self.parameters(options))
-        solver.enable_output(options.verbose)
-        with native_output(options.verbose):
+        solver.enable_output(options.verbose or options.progress)
+        with native_output(options.verbose or options.progress):
             result = solver.solve(model)
         seconds = time.perf_counter() - start
         if result in _FAILURES:
