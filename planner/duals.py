@@ -7,11 +7,17 @@ therefore local: valid for small changes that keep those decisions.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from planner.model import PlanModel
+from planner.model.linear import INF, LinearModel
 from planner.solvers import SolveOptions, get_solver
+
+KEPT = ("power", "inventory")  # the rows whose duals are reported
+
 
 def shadow_prices(m: PlanModel, x: np.ndarray) -> dict[str, pd.DataFrame]:
     """Marginal value (discounted, in the instance's currency) of +1 MW per site and period and of
@@ -19,7 +25,8 @@ def shadow_prices(m: PlanModel, x: np.ndarray) -> dict[str, pd.DataFrame]:
     lm = m.lm
     decisions = np.flatnonzero(lm.integrality())
     decisions = decisions[~np.isin(decisions, m.alloc["var"].to_numpy())]  # node counts stay free
-    report = get_solver("highs").solve(lm.with_fixed(decisions, np.round(x[decisions])), SolveOptions())
+    fixed = _without_inventory_copies(m, lm.with_fixed(decisions, np.round(x[decisions])))
+    report = get_solver("highs").solve(fixed, SolveOptions())
     if report.duals is None:
         raise RuntimeError(f"the fixed LP for shadow prices returned {report.status.value}")
     inst = m.instance
@@ -34,3 +41,32 @@ def shadow_prices(m: PlanModel, x: np.ndarray) -> dict[str, pd.DataFrame]:
         frame[f"value_{per}"] = rows["dual"].to_numpy(dtype=float) + 0.0  # +0.0 turns -0.0 into 0.0
         out[name] = frame
     return out
+
+
+def _without_inventory_copies(m: PlanModel, lp: LinearModel) -> LinearModel:
+    """Drop the copies of the inventory bound, so that its value shows on the inventory rows.
+
+    The MILP bounds every node count by the usable nodes twice more: as the column's upper bound and
+    through big-M rows (x <= ub * binary), which repeat it once the binary is fixed at 1. When one
+    consumer holds every node of a cell, the LP may put the whole marginal value on such a parallel
+    copy and report 0 for the inventory row. So node columns lose their upper bound (implied by the
+    inventory rows; size limits have rows of their own), and every other one-sided <= row that cannot
+    bind while the inventory rows hold loses its upper side. The test bounds a node count by the
+    inventory rows only (kept), never by its column bound, which also carries size limits.
+    """
+    lb, ub = lp.bounds()
+    cols = m.alloc["var"].to_numpy()
+    cap = ub.copy()  # what each column can reach: node counts as far as the inventory rows let them
+    u = m.usage
+    implied = np.full(lp.n_vars, INF)
+    np.minimum.at(implied, u["var"].to_numpy(), m.nodes[u["g"].to_numpy(), u["s"].to_numpy(), u["t"].to_numpy()])
+    cap[cols] = implied[cols]
+    ub[cols] = INF
+    a = lp.matrix()
+    worst = a.maximum(0) @ np.where(np.isfinite(cap), cap, 1e30) + a.minimum(0) @ np.where(np.isfinite(lb), lb, -1e30)
+    lo, hi = lp.row_bounds()
+    kept = np.zeros(lp.n_rows, dtype=bool)
+    for fam in lp.row_families:
+        kept[fam.start:fam.stop] = fam.name in KEPT
+    redundant = ~kept & np.isfinite(hi) & ~np.isfinite(lo) & (worst <= hi + 1e-9 * np.maximum(1.0, np.abs(hi)))
+    return replace(lp, ub=[ub], row_hi=[np.where(redundant, INF, hi)], row_lo=[lo])

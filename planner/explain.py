@@ -95,7 +95,8 @@ def _requirement(m: PlanModel, fam: Family, i: int, slack: float) -> tuple[str, 
     if fam.name == "lease_signed":
         lease = inst.leases[int(key["lease"])]
         most = "any number of" if lease.max_gpus is None else f"{lease.max_gpus:,}"
-        size = "whole sites" if lease.whole_sites else f"{lease.min_gpus:,} to {most} GPUs"
+        size = ("whole sites" if lease.whole_sites else f"exactly {lease.max_gpus:,} GPUs" if lease.all_or_nothing
+                else f"{lease.min_gpus:,} to {most} GPUs")
         return f"signed lease {lease.name} ({size}) cannot be honoured", 0
     pool, t = inst.inference[int(key["pool"])], int(key["t"])
     need = pool.min_units * (pool.demand_scale[t] if pool.demand_scale else 1.0)
