@@ -30,9 +30,10 @@ class HighsSolver(Solver):
                 h.setOptionValue("time_limit", float(options.time_limit))
             if options.threads:
                 h.setOptionValue("threads", int(options.threads))
-            h.passModel(_highs_lp(lm))
+            lp, scale = _highs_lp(lm)
+            h.passModel(lp)
             if options.progress:
-                _report_progress(h)
+                _report_progress(h, scale)
             if options.warm_start is not None:
                 sol = highspy.HighsSolution()
                 sol.col_value = list(options.warm_start)
@@ -45,9 +46,9 @@ class HighsSolver(Solver):
             x = np.array(solution.col_value) if has_x else None
             duals = np.array(solution.row_dual) if solution.dual_valid else None
         seconds = time.perf_counter() - start
-        objective = info.objective_function_value if has_x else None
+        objective = info.objective_function_value * scale if has_x else None
         is_mip = bool(lm.integrality().any())
-        bound = info.mip_dual_bound if is_mip else objective
+        bound = info.mip_dual_bound * scale if is_mip else objective
         if status == _S.kOptimal:
             result = Status.OPTIMAL
         elif status in (_S.kInfeasible, _S.kUnboundedOrInfeasible):
@@ -66,11 +67,11 @@ class HighsSolver(Solver):
             print(f"highs: {h.modelStatusToString(status)}", file=sys.stderr)
         gap = (info.mip_gap if is_mip else 0.0) if result.has_solution else None
         return SolverReport(self.name, result, x, objective, bound, gap, seconds,
-                            duals=None if is_mip or not result.has_solution else duals)
+                            duals=None if is_mip or not result.has_solution or duals is None else duals * scale)
 
 
-def _report_progress(h: highspy.Highs, every: float = 1.0) -> None:
-    """One stderr line per new incumbent, and at most one a second otherwise."""
+def _report_progress(h: highspy.Highs, scale: float, every: float = 1.0) -> None:
+    """One stderr line per new incumbent, and at most one a second otherwise (in the model's units)."""
     last = [-every]
 
     def show(event: highspy.cb.HighsCallbackEvent) -> None:
@@ -82,21 +83,26 @@ def _report_progress(h: highspy.Highs, every: float = 1.0) -> None:
         def shown(v: float, fmt: str = "{:.6g}") -> str:
             return fmt.format(v) if np.isfinite(v) else "-"
 
-        print(f"[{out.running_time:8.1f} s] incumbent {shown(out.mip_primal_bound)}  bound {shown(out.mip_dual_bound)}  "
+        print(f"[{out.running_time:8.1f} s] incumbent {shown(out.mip_primal_bound * scale)}  bound {shown(out.mip_dual_bound * scale)}  "
               f"gap {shown(out.mip_gap, '{:.3%}')}{'  (new incumbent)' if improving else ''}", file=sys.stderr, flush=True)
 
     h.cbMipImprovingSolution.subscribe(show)
     h.cbMipInterrupt.subscribe(show)
 
 
-def _highs_lp(lm: LinearModel) -> highspy.HighsLp:
+def _highs_lp(lm: LinearModel) -> tuple[highspy.HighsLp, float]:
+    """The model as a HighsLp, its objective divided by a power of ten (returned) so that the
+    largest cost is about 1e3: money in dollars over years spans 1e9, beyond HiGHS's tolerances."""
     a = lm.matrix()
+    c = lm.objective()
+    largest = float(np.abs(c).max()) if c.size else 0.0
+    scale = 10.0 ** max(0, np.floor(np.log10(largest)) - 3) if largest > 0 else 1.0
     lb, ub = lm.bounds()
     row_lo, row_hi = lm.row_bounds()
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = lm.n_vars, lm.n_rows
     lp.sense_ = highspy.ObjSense.kMaximize
-    lp.col_cost_ = lm.objective()
+    lp.col_cost_ = c / scale
     lp.col_lower_, lp.col_upper_ = lb, ub
     lp.row_lower_, lp.row_upper_ = row_lo, row_hi
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
@@ -105,4 +111,4 @@ def _highs_lp(lm: LinearModel) -> highspy.HighsLp:
     integer = lm.integrality()
     if integer.any():
         lp.integrality_ = np.where(integer, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous).tolist()
-    return lp
+    return lp, scale
