@@ -57,7 +57,9 @@ class OrToolsSolver(Solver):
             return SolverReport(self.name, status, seconds=seconds)
         x = solver.values(model.get_variables()).to_numpy(dtype=float)
         objective = float(solver.objective_value)
-        bound = objective if status == Status.OPTIMAL else float(solver.best_objective_bound)
+        bound = float(solver.best_objective_bound)  # the solver's own proof, also when "optimal" within the gap
+        if not np.isfinite(bound):
+            bound = objective if status == Status.OPTIMAL else None
         return SolverReport(self.name, status, x, objective, bound, relative_gap(objective, bound), seconds)
 
 
