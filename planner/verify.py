@@ -96,6 +96,12 @@ class _Plan:
         }
 
     @cached_property
+    def value(self) -> float:
+        """The objective recomputed: lease_revenue + training_value + inference_value - energy_cost."""
+        t = self.terms
+        return t["lease_revenue"] + t["training_value"] + t["inference_value"] - t["energy_cost"]
+
+    @cached_property
     def money_tol(self) -> float:
         """rel_tol relative to max(1, |objective|, sum of |recomputed terms|)."""
         objective = self.result.get("objective")
@@ -553,11 +559,9 @@ def breakdown(p: _Plan) -> Iterator[Violation]:
 
 def objective(p: _Plan) -> Iterator[Violation]:
     """objective == lease_revenue + training_value + inference_value - energy_cost."""
-    terms = p.terms
-    value = terms["lease_revenue"] + terms["training_value"] + terms["inference_value"] - terms["energy_cost"]
     got = p.result.get("objective")
-    if not (_is_number(got) and abs(got - value) <= p.money_tol):
-        yield Violation("objective", f"objective is {got!r}, recomputed {value:.6f}")
+    if not (_is_number(got) and abs(got - p.value) <= p.money_tol):
+        yield Violation("objective", f"objective is {got!r}, recomputed {p.value:.6f}")
 
 
 def best_bound(p: _Plan) -> Iterator[Violation]:
@@ -594,12 +598,9 @@ RULES = (
 )
 
 
-def check(instance: Instance, result: dict, rel_tol: float = 1e-6) -> list[Violation]:
-    """Every SPEC rule checked from the result's allocation rows; empty list = verified."""
-    found = list(status(result))
-    if found or result["status"] not in WITH_SOLUTION:
-        return found
-    found, alloc, idle_gpus = read_rows(instance, result)
+def _build_plan(instance: Instance, result: dict, rel_tol: float = 1e-6) -> tuple[list[Violation], _Plan]:
+    """The result's rows read against the instance: (problems with the rows themselves, the plan)."""
+    problems, alloc, idle_gpus = read_rows(instance, result)
     plan = _Plan(
         inst=instance,
         result=result,
@@ -611,6 +612,27 @@ def check(instance: Instance, result: dict, rel_tol: float = 1e-6) -> list[Viola
         idle=idle_gpus,
         rel_tol=rel_tol,
     )
+    return problems, plan
+
+
+def evaluate(instance: Instance, result: dict) -> dict:
+    """The money a result's allocation rows (and leases' accepted flags) are worth, recomputed:
+    {"objective", "breakdown": the four terms, "lease_revenue": {lease name: discounted revenue}}.
+    Rows naming unknown things are ignored; the rules are not checked (that is `check`'s job)."""
+    _, plan = _build_plan(instance, result)
+    return {
+        "objective": plan.value,
+        "breakdown": dict(plan.terms),
+        "lease_revenue": {lease.name: lease_revenue(plan, lease) for lease in instance.leases},
+    }
+
+
+def check(instance: Instance, result: dict, rel_tol: float = 1e-6) -> list[Violation]:
+    """Every SPEC rule checked from the result's allocation rows; empty list = verified."""
+    found = list(status(result))
+    if found or result["status"] not in WITH_SOLUTION:
+        return found
+    found, plan = _build_plan(instance, result, rel_tol)
     for rule in RULES:
         found += rule(plan)
     return found
