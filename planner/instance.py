@@ -204,7 +204,7 @@ class Instance(Spec):
         names = consumer.generations
         if isinstance(consumer, Lease) and isinstance(consumer.price_per_gpu_hour, dict):
             priced = consumer.price_per_gpu_hour
-            names = [n for n in (names or priced) if n in priced]
+            names = [n for n in (priced if names is None else names) if n in priced]
         if names is None:
             return list(range(len(self.generations)))
         return [i for i, g in enumerate(self.generations) if g.name in names]

@@ -291,10 +291,6 @@ def test_unit_economics_of_a_fixed_payment():
     assert ev.flags == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "planner/solvers/highs.py: a model with no variables (an instance with no training, inference or lease) "
-    "comes back as no_solution instead of optimal with objective 0 (CBC, SCIP and CP-SAT say optimal, 0), "
-    "so evaluate_offer cannot compare an offer with 'do nothing' and raises ValueError"))
 def test_offer_against_an_otherwise_empty_instance():
     """Only the offer: without it nothing runs (objective 0), with it 800 GPUs earn 3.0 x 800 x 730.
     Break-even 0 (energy is 0)."""

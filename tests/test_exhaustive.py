@@ -270,16 +270,15 @@ PRICED_NO_GENERATION = {
 }
 
 # Half a serving unit (demand_scale 0.5) is worth 3 x 0.5 x 10 h = 15 for 10 of energy: serve it, 5.
-# CP-SAT makes the continuous served-units column integer (bound 0.5 -> 0), so it leaves the GPU
-# idle and proves 0 "optimal"; the polish re-solve cannot help, the node decision is already wrong.
-# (CP-SAT is not in the properties; this documents it.)
+# CP-SAT is integer-only: it used to round the continuous served-units column (bound 0.5 -> 0),
+# leave the GPU idle and prove 0 "optimal"; it now scales continuous columns by 1000 first.
 CPSAT_HALF_UNIT = {
     "name": "cpsat-half-unit", "horizon": {"period_hours": 10.0}, "generations": ONE_GEN,
     "sites": [{"name": "s1", "power_mw": 1.0, "energy_price_per_mwh": 1000.0, "inventory": {"A": 1}}],
     "inference": [{"name": "pool", "demand_scale": [0.5], "demand": [{"units": 1.0, "value_per_unit_hour": 3.0}]}],
 }
 
-OPEN = {  # instance -> the solvers it fails on
+FAILED_ON = {  # instance -> the solvers it once failed on (all fixed; kept as regressions)
     "empty": ["highs"], "empty-infeasible": ["highs"],
     "whole-sites-no-site": ["highs", "cbc", "scip"], "priced-no-generation": ["highs", "cbc", "scip"],
     "cpsat-half-unit": ["cpsat"],
@@ -287,9 +286,6 @@ OPEN = {  # instance -> the solvers it fails on
 FOUND = [EMPTY, EMPTY_INFEASIBLE, WHOLE_SITES_NO_SITE, PRICED_NO_GENERATION, CPSAT_HALF_UNIT]
 EXPECTED |= {"empty": 0.0, "empty-infeasible": None, "whole-sites-no-site": 5.0, "priced-no-generation": 0.0,
              "cpsat-half-unit": 5.0}
-OPEN_BUGS = pytest.mark.xfail(
-    strict=True, reason="open MILP bugs this test found: HiGHS on an empty model; whole_sites lease with no "
-    "site/generation crashes; per-generation price with generations: []; CP-SAT rounds served units (see FOUND)")
 
 
 # ----- the property ---------------------------------------------------------------------
@@ -326,7 +322,6 @@ def with_examples(*solvers: str):
     return decorate
 
 
-@OPEN_BUGS
 @settings(max_examples=200, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @with_examples()
@@ -335,7 +330,6 @@ def test_highs_matches_oracle(data: dict) -> None:
     assert_matches_oracle(data, "highs")
 
 
-@OPEN_BUGS
 @settings(max_examples=50, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @with_examples("cbc", "scip")
@@ -357,9 +351,8 @@ def test_regressions(data: dict, solver: str) -> None:
     assert_matches_oracle(data, solver)
 
 
-@pytest.mark.parametrize("data, solver", [(d, s) for d in FOUND for s in OPEN[d["name"]]],
+@pytest.mark.parametrize("data, solver", [(d, s) for d in FOUND for s in FAILED_ON[d["name"]]],
                          ids=lambda x: x["name"] if isinstance(x, dict) else x)
-@OPEN_BUGS
 def test_found_disagreements(data: dict, solver: str) -> None:
     assert_matches_oracle(data, solver)
 

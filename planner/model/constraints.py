@@ -222,7 +222,7 @@ def define_lease_whole_sites(m: PlanModel) -> None:
             continue
         gens, sites, window = inst.allowed_generations(lease), inst.allowed_sites(lease), list(inst.window(lease))
         gi, si, ti = np.nonzero(m.nodes[np.ix_(gens, sites, window)])
-        g, s, t = np.asarray(gens)[gi], np.asarray(sites)[si], np.asarray(window)[ti]
+        g, s, t = (np.asarray(v, dtype=np.int64)[i] for v, i in ((gens, gi), (sites, si), (window, ti)))
         cells = m.cells("lease", k)
         var_of = dict(zip(zip(cells["g"], cells["s"]), cells["var"]))
         held = np.array([var_of.get(key, -1) for key in zip(g, s)], dtype=np.int64)

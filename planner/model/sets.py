@@ -55,7 +55,7 @@ def _size_cap(inst: Instance, c: TrainingRun | Lease, gens: list[int]) -> np.nda
     if isinstance(c, TrainingRun) and c.max_units is not None:
         speeds = np.array([inst.generations[g].train_speed for g in gens])
         slowest = speeds if c.homogeneous else np.full(len(gens), speeds.min())
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             cap = np.where(slowest > 0, np.floor(c.max_units / (sizes * slowest) + 1e-9), np.inf)
     return cap
 

@@ -20,6 +20,11 @@ class HighsSolver(Solver):
 
     def solve(self, lm: LinearModel, options: SolveOptions) -> SolverReport:
         start = time.perf_counter()
+        if lm.n_vars == 0:  # HiGHS calls an empty model "empty", not optimal: decide it here
+            lo, hi = lm.row_bounds()
+            ok = bool((lo <= 1e-9).all() and (hi >= -1e-9).all())
+            return SolverReport(self.name, Status.OPTIMAL if ok else Status.INFEASIBLE, *((np.zeros(0), 0.0, 0.0, 0.0)
+                                if ok else ()), seconds=time.perf_counter() - start)
         with native_output(options.verbose):
             h = highspy.Highs()
             h.setOptionValue("output_flag", options.verbose)

@@ -80,7 +80,9 @@ class CpSatSolver(OrToolsSolver):
     accepts_start = True
 
     def parameters(self, options: SolveOptions) -> str:
-        params = [f"relative_gap_limit:{options.gap}"]
+        # CP-SAT is integer-only: continuous columns (served units) are scaled by 1000 and rounded,
+        # i.e. solved to a thousandth of a unit; polishing afterwards restores exact values.
+        params = [f"relative_gap_limit:{options.gap}", "mip_var_scaling:1000"]
         if options.threads:
             params.append(f"num_workers:{options.threads}")
         return ",".join(params)
