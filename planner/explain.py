@@ -21,6 +21,7 @@ from planner.solvers import SolveOptions, get_solver
 REQUIREMENTS = ("training_required", "lease_signed", "inference_min_units")
 CAPACITY = ("power", "inventory")
 TOL = 1e-6
+CAPACITY_SLACK = 10.0  # how far past its inventory one consumer may go in the capacity relaxation
 
 
 @dataclass
@@ -44,8 +45,9 @@ class Diagnosis:
 
 def _elastic(inst: Instance, families: tuple[str, ...], solver: str) -> tuple[PlanModel, list, np.ndarray | None]:
     """Solve with only the relaxation cost (and a tiny cost on running GPUs, so nothing runs
-    that no requirement needs); return the model, the slack blocks and the solution."""
-    m = build_model(inst)
+    that no requirement needs); return the model, the slack blocks and the solution. Relaxing
+    capacity also loosens the node columns' own bounds (x10), so one consumer can exceed it."""
+    m = build_model(inst, bound_scale=CAPACITY_SLACK if families == CAPACITY else 1.0)
     m.lm.objective_terms.clear()
     u = m.usage
     m.lm.add_objective("relaxation", u["var"].to_numpy(), 1e-6 * m.node_mw[u["g"].to_numpy(), u["s"].to_numpy()])

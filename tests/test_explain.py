@@ -98,12 +98,6 @@ def test_inference_min_units_beyond_the_allowed_generations():
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "explain's capacity relaxation adds slack to the inventory rows only, but every node count also has the "
-    "usable nodes as its column upper bound (model/sets.py) and big-M rows x <= ub * binary "
-    "(model/constraints.py) repeat it: a single consumer can never exceed the inventory, the elastic "
-    "model is infeasible, shortfalls come back empty and the report says 'More power or GPUs would not "
-    "help', which is false here"))
 def test_inventory_shortfall_of_a_single_consumer():
     """POOL_CONFLICT needs 50 A GPUs in period 0 (100 units / 2) and 75 in period 1, with 40 installed."""
     d = explain(parse_instance(POOL_CONFLICT))

@@ -11,9 +11,9 @@ from planner.model.sets import PlanModel, create_sets
 __all__ = ["LinearModel", "PlanModel", "build_model"]
 
 
-def build_model(instance: Instance) -> PlanModel:
+def build_model(instance: Instance, bound_scale: float = 1.0) -> PlanModel:
     """Allocation variables, then every rule of SPEC sections 3-4, then the objective terms."""
-    m = create_sets(instance)  # granularity (3.3): integer node variables
+    m = create_sets(instance, bound_scale)  # granularity (3.3): integer node variables
     c.define_inventory(m)  # 3.1
     c.define_power(m)  # 3.2
     c.define_training_placement(m)

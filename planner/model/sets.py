@@ -96,15 +96,18 @@ def expand_periods(alloc: pd.DataFrame) -> pd.DataFrame:
     return rep.reset_index(drop=True)
 
 
-def create_sets(inst: Instance) -> PlanModel:
-    """Derive the fleet arrays and create one integer node variable per eligible cell."""
+def create_sets(inst: Instance, bound_scale: float = 1.0) -> PlanModel:
+    """Derive the fleet arrays and create one integer node variable per eligible cell.
+
+    `bound_scale` > 1 loosens the node columns' bounds (and the big-M values built on them),
+    never the inventory rows: explain's capacity relaxation lets a consumer exceed the inventory."""
     nodes = inst.usable_nodes()
     gens, sites = inst.generations, inst.sites
     node_gpus = np.array([g.node_size for g in gens], dtype=float)
     it_mw = node_gpus * np.array([g.power_kw for g in gens]) / 1000.0
     node_mw = it_mw[:, None] * np.array([s.pue for s in sites])[None, :]
     lm = LinearModel()
-    alloc = allocation_table(inst, nodes)
+    alloc = allocation_table(inst, nodes * bound_scale if bound_scale != 1.0 else nodes)
     alloc["var"] = lm.add_variables(
         "nodes", len(alloc), 0.0, alloc["ub"].to_numpy(), integer=True,
         keys=alloc[["use", "consumer", "g", "s", "t0", "t1"]],
