@@ -95,17 +95,6 @@ def leases(result: PlanResult, inst: Instance) -> Section:
     return Section("Lease offers", frame)
 
 
-def sections(result: PlanResult, inst: Instance) -> list[Section]:
-    out = [summary(result, inst)]
-    if result.status.has_solution:
-        out += [breakdown(result, inst), split(result, inst), power(result, inst)]
-        if len(result.leases):
-            out.append(leases(result, inst))
-    if result.warnings:
-        out.append(Section("Warnings", pd.DataFrame({"warning": result.warnings})))
-    return out
-
-
 def shadow_prices(result: PlanResult, inst: Instance) -> list[Section]:
     """Marginal values, largest first: where one more MW or node is worth the most."""
     out = []
@@ -120,6 +109,7 @@ def shadow_prices(result: PlanResult, inst: Instance) -> list[Section]:
 
 
 def sections(result: PlanResult, inst: Instance) -> list[Section]:
+    """The plan as a planner reads it: status, value, split, power, leases, shadow prices, warnings."""
     out = [summary(result, inst)]
     if result.status.has_solution:
         out += [breakdown(result, inst), split(result, inst), power(result, inst)]
