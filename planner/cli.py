@@ -19,11 +19,12 @@ from planner.evaluate import evaluate_offer
 from planner.explain import explain as explain_plan
 from planner.instance import Instance, InstanceError, Lease, decode, load_instance, parse_instance
 from planner.report import evaluation_sections, render, render_document
-from planner.solvers import ALIASES, SOLVERS
+from planner.solvers import ALIASES, HEURISTICS, SOLVERS
 from planner.verify import VerificationError, check
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
 SOLVER_NAMES = [*SOLVERS, *ALIASES]
+SOLVE_NAMES = [*SOLVERS, *HEURISTICS, *ALIASES]  # `solve` also runs the greedy baseline on its own
 
 
 def fail(message: str, code: int) -> None:
@@ -88,7 +89,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
-@click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
+@click.option("--solver", type=click.Choice(SOLVE_NAMES, case_sensitive=False), default="highs", show_default=True,
+              help="MILP backend, or `greedy` for the spreadsheet baseline alone (feasible, no bound).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds; the best plan so far is returned as `feasible`.")
 @click.option("--gap", type=click.FloatRange(min=0), default=1e-6, show_default=True, help="Relative MIP gap that counts as optimal.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads (default: the solver's choice).")

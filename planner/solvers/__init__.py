@@ -9,8 +9,11 @@ from planner.solvers.or_tools import CpSatSolver, ScipSolver
 
 SOLVERS: dict[str, type[Solver]] = {cls.name: cls for cls in (HighsSolver, CbcSolver, ScipSolver, CpSatSolver)}
 ALIASES = {"cp-sat": "cpsat", "cp_sat": "cpsat", "pulp": "cbc"}
+# Heuristics: they build a plan from the model's tables (planner.greedy), not from the matrix, so
+# they are not `Solver` backends; `planner.api.solve` runs them. They never prove optimality.
+HEURISTICS = ("greedy",)
 
-__all__ = ["SOLVERS", "SolveOptions", "Solver", "SolverReport", "Status", "get_solver"]
+__all__ = ["HEURISTICS", "SOLVERS", "SolveOptions", "Solver", "SolverReport", "Status", "get_solver"]
 
 
 def get_solver(name: str) -> Solver:
