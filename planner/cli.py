@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from planner.api import solve as solve_plan
+from planner import sweep as sweeps
+from planner.diff import diff_results, diff_sections
 from planner.evaluate import evaluate_offer
+from planner.files import write_atomic
 from planner.explain import explain as explain_plan
 from planner.instance import Instance, InstanceError, Lease, decode, load_instance, parse_instance
 from planner.report import evaluation_sections, render, render_document
@@ -41,42 +43,22 @@ def read_instance(path: str) -> Instance:
         sys.exit(EXIT_BAD_INPUT)
 
 
-def file_mode(target: Path) -> int:
-    """The permissions a plain open() would leave: the old file's, else 0o666 less the umask."""
-    try:
-        return target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def write_atomic(path: Path, text: str, protected: list[str]) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file; never over an input."""
+def write_output(path: Path, content: str | bytes, protected: list[str]) -> None:
+    """Write atomically, never over an input file; unwritable paths are usage errors."""
     target = path.resolve()
     if any(target == Path(p).resolve() for p in protected):
-        fail(f"--output {path}: refusing to overwrite an input file", EXIT_BAD_INPUT)
+        fail(f"{path}: refusing to overwrite an input file", EXIT_BAD_INPUT)
     if target.is_dir():
-        fail(f"--output {path}: is a directory", EXIT_BAD_INPUT)
+        fail(f"{path}: is a directory", EXIT_BAD_INPUT)
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        write_atomic(target, content)
     except OSError as err:
-        fail(f"--output {path}: cannot write: {err.strerror}", EXIT_BAD_INPUT)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode(target))  # mkstemp makes the file private (0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fail(f"{path}: cannot write: {err.strerror}", EXIT_BAD_INPUT)
 
 
 def emit(text: str, output: str | None, protected: list[str]) -> None:
     if output:
-        write_atomic(Path(output), text, protected)
+        write_output(Path(output), text, protected)
     else:
         click.echo(text, nl=False)
 
@@ -181,6 +163,59 @@ def evaluate(instance: str, offer: str | None, offer_file: str | None, solver: s
          [instance, *([offer_file] if offer_file else [])])
 
 
+def read_json(path: str, what: str) -> dict:
+    """A JSON document given on the command line; unreadable or malformed is bad input (exit 2)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        fail(f"{path}: cannot read file: {err.strerror}", EXIT_BAD_INPUT)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        fail(f"{path}: not a JSON {what}: {err}", EXIT_BAD_INPUT)
+    if not isinstance(doc, dict) or "status" not in doc:
+        fail(f"{path}: not a planner result (expected a JSON object with a `status`)", EXIT_BAD_INPUT)
+    return doc
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.option("--vary", required=True, metavar="PATH=START:STOP:STEP",
+              help="e.g. leases.anthropic.price_per_gpu_hour=1:8:0.5 or sites.memphis-1.power_mw=200:400:25")
+@click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), help="Parallel solves [default: one per core].")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="CSV file [default: INSTANCE-stem.sweep.csv].")
+@click.option("--plot", "png", type=click.Path(dir_okay=False), help="PNG file [default: next to the CSV].")
+def sweep(instance: str, vary: str, solver: str, workers: int | None, output: str | None, png: str | None) -> None:
+    """Solve INSTANCE for every value of one parameter; write a CSV and a PNG of value and split."""
+    inst = read_instance(instance)
+    try:
+        path, values = sweeps.parse_vary(vary)
+        frame = sweeps.sweep(inst, path, values, solver=solver, workers=workers, progress=sys.stderr.isatty())
+    except ValueError as err:
+        fail(f"--vary: {err}", EXIT_BAD_INPUT)
+    csv_path = Path(output or f"{Path(instance).stem}.sweep.csv")
+    png_path = Path(png or csv_path.with_suffix(".png"))
+    write_output(csv_path, frame.to_csv(index=False), [instance])
+    if png_path.resolve() == Path(instance).resolve():
+        fail(f"{png_path}: refusing to overwrite an input file", EXIT_BAD_INPUT)
+    sweeps.plot(frame, path, png_path)
+    solved = frame["objective"].notna()
+    click.echo(f"{len(frame)} points ({int(solved.sum())} solved): {csv_path}, {png_path}")
+    click.echo(frame[[path, "status", "objective", "accepted"]].to_string(index=False))
+
+
+@cli.command()
+@click.argument("result_a", type=click.Path(dir_okay=False))
+@click.argument("result_b", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def diff(result_a: str, result_b: str, fmt: str) -> None:
+    """What changed from plan RESULT_A to plan RESULT_B: GPUs per site x generation x use, leases, value."""
+    try:
+        changes = diff_results(read_json(result_a, "result"), read_json(result_b, "result"))
+    except ValueError as err:
+        fail(str(err), EXIT_BAD_INPUT)
+    click.echo(render_document(changes, diff_sections(changes, labels=(result_a, result_b)), fmt), nl=False)
+
+
 @cli.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 def validate(instance: str) -> None:
@@ -202,14 +237,7 @@ def validate(instance: str) -> None:
 def verify(instance: str, result: str) -> None:
     """Check a RESULT.json plan against INSTANCE, rule by rule, independently of the model."""
     inst = read_instance(instance)
-    try:
-        plan = json.loads(Path(result).read_text(encoding="utf-8"))
-    except OSError as err:
-        fail(f"{result}: cannot read file: {err.strerror}", EXIT_BAD_INPUT)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        fail(f"{result}: not a JSON result: {err}", EXIT_BAD_INPUT)
-    if not isinstance(plan, dict) or "status" not in plan:
-        fail(f"{result}: not a planner result (expected a JSON object with a `status`)", EXIT_BAD_INPUT)
+    plan = read_json(result, "result")
     violations = check(inst, plan)
     for v in violations:
         click.echo(f"{result}: {v.rule}: {v.message}", err=True)

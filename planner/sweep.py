@@ -14,7 +14,6 @@ import io
 import math
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -26,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from planner.api import solve
+from planner.files import write_atomic
 from planner.instance import (
     Generation, Horizon, InferencePool, Instance, InstanceError, Lease, Site, TrainingRun, parse_instance,
 )
@@ -253,27 +253,3 @@ def _flips(frame: pd.DataFrame, path: str) -> list[tuple[float, str]]:
     solved = frame[frame["objective"].notna()]
     points = list(zip(solved[path], solved["accepted"]))
     return [((x0 + x1) / 2, a1) for (x0, a0), (x1, a1) in zip(points, points[1:]) if a0 != a1]
-
-
-def write_atomic(path: str | Path, content: bytes) -> None:
-    """Write via a temporary file in the same directory and rename, so a reader never sees half a file."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.chmod(tmp, _file_mode(target))  # mkstemp makes the file private (0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode(target: Path) -> int:
-    """The permissions a plain open() would leave: the old file's, else 0o666 less the umask."""
-    try:
-        return target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask

@@ -393,3 +393,43 @@ def test_console_script_stdout_is_only_json_for_every_solver(tmp_path):
         assert (plan["solver"], plan["status"]) == (solver, "optimal")
         assert plan["objective"] == pytest.approx(177.5)
         assert "Traceback" not in proc.stderr
+
+
+# ----- sweep and diff ------------------------------------------------------------------------
+
+
+def test_sweep_writes_csv_and_png_and_the_lease_flips(workdir):
+    """teach_power_bound, old-lease price p per OLD GPU-hour (1 kW each), 100 kW of IT power (see the instance):
+    p = 0.5 < 1.0 (OLD inference): no lease, 160 + 20 - 12.5 = 167.5;
+    p = 1.5: the last 20 kW leased, 160 + 30 - 12.5 = 177.5;
+    p = 2.5 > 2.0 (NEW inference per kW): all 100 kW to 100 leased OLD GPUs, 250 - 12.5 = 237.5."""
+    csv_path, png_path = workdir / "s.csv", workdir / "s.png"
+    result = invoke("sweep", POWER_BOUND, "--vary", "leases.old-lease.price_per_gpu_hour.OLD=0.5:2.5:1",
+                    "--workers", "1", "-o", csv_path, "--plot", png_path)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+    assert [float(r["objective"]) for r in rows] == pytest.approx([167.5, 177.5, 237.5])
+    assert [r["accepted"] for r in rows] == ["", "old-lease", "old-lease"]
+    assert [float(r["gpus_lease"]) for r in rows] == [0, 20, 100]
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sweep_bad_vary_is_a_usage_error(workdir):
+    result = invoke("sweep", POWER_BOUND, "--vary", "leases.nobody.price_per_gpu_hour=1:2:1", "-o", workdir / "x.csv")
+    assert result.exit_code == 2
+    assert "nobody" in result.stderr and not (workdir / "x.csv").exists()
+
+
+def test_diff_names_what_changed(workdir):
+    a = workdir / "a.json"
+    a.write_text(invoke("solve", POWER_BOUND, "--format", "json").stdout)
+    more_power = write(workdir / "more.yaml", POWER_BOUND.read_text().replace("power_mw: 0.125", "power_mw: 0.15"))
+    b = workdir / "b.json"
+    b.write_text(invoke("solve", more_power, "--format", "json").stdout)
+    result = invoke("diff", a, b, "--format", "json")
+    assert result.exit_code == 0, result.output
+    changes = json.loads(result.stdout)
+    # 25 kW more power runs 20 more OLD GPUs on the lease: +30 revenue, +2.5 energy (hand: see the instance).
+    assert changes["objective"]["delta"] == pytest.approx(27.5)
+    assert changes["breakdown"]["lease_revenue"]["delta"] == pytest.approx(30.0)
+    assert invoke("diff", a, workdir / "missing.json").exit_code == 2

@@ -1,0 +1,139 @@
+"""Benchmark ladder: model building, solving and verification timed separately, per size and solver.
+
+    python scripts/bench.py                                   # S M L XL x highs scip, 3 repetitions
+    python scripts/bench.py --sizes S M --solvers highs cbc scip cpsat --reps 5 --out bench
+
+Every (size, solver, repetition) runs in a fresh process, so peak memory (max RSS) is its own.
+Instances come from scripts/generate_instance.py (seed 0 unless --seed). Writes bench/results.csv
+(one row per run) and bench/results.md (medians per size and solver), and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+TIME_LIMITS = {"S": 60.0, "M": 60.0, "L": 60.0, "XL": 120.0}
+
+
+def run_one(size: str, solver: str, seed: int, time_limit: float, gap: float) -> dict:
+    """One measured run, in this process: generate, build, solve, verify."""
+    sys.path.insert(0, str(HERE))
+    from generate_instance import generate
+
+    from planner import parse_instance, solve
+    from planner.model import build_model
+    from planner.verify import check
+
+    inst = parse_instance(generate(size, seed), f"{size}-seed{seed}")
+    m = build_model(inst)
+    start = time.perf_counter()
+    result = solve(inst, solver=solver, time_limit=time_limit, gap=gap, check=False)
+    end_to_end = time.perf_counter() - start
+    start = time.perf_counter()
+    violations = check(inst, result.to_dict()) if result.status.has_solution else []
+    verify_seconds = time.perf_counter() - start
+    greedy = solve(inst, solver="greedy", check=False)
+    return {
+        "size": size, "solver": solver, "seed": seed,
+        "variables": m.lm.n_vars, "constraints": m.lm.n_rows, "integers": int(m.lm.integrality().sum()),
+        "status": result.status.value, "objective": result.objective, "best_bound": result.best_bound,
+        "mip_gap": result.mip_gap, "build_s": result.build_seconds, "solve_s": result.solve_seconds,
+        "verify_s": verify_seconds, "end_to_end_s": end_to_end + verify_seconds,
+        "verified": result.status.has_solution and not violations,
+        "greedy_objective": greedy.objective,
+        "gain_over_greedy": result.objective / greedy.objective if result.objective and greedy.objective else None,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def measure(size: str, solver: str, seed: int, gap: float) -> dict:
+    """Run one measurement in a fresh interpreter and read back its JSON line."""
+    cmd = [sys.executable, __file__, "--one", size, solver, str(seed), str(TIME_LIMITS[size]), str(gap)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"size": size, "solver": solver, "seed": seed, "status": "error", "error": done.stderr.strip()[-500:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Medians per (size, solver); the last status and gap, counts of verified runs."""
+    ok = runs[runs["status"] != "error"]
+    grouped = ok.groupby(["size", "solver"], sort=False)
+    table = grouped.agg(
+        runs=("status", "size"), variables=("variables", "first"), constraints=("constraints", "first"),
+        integers=("integers", "first"), status=("status", lambda s: "/".join(sorted(set(s)))),
+        build_s=("build_s", "median"), solve_s=("solve_s", "median"), verify_s=("verify_s", "median"),
+        end_to_end_s=("end_to_end_s", "median"), mip_gap=("mip_gap", "median"),
+        gain_over_greedy=("gain_over_greedy", "median"), peak_mb=("peak_mb", "max"),
+        verified=("verified", "sum"),
+    ).reset_index()
+    table["build_share"] = table["build_s"] / table["end_to_end_s"]
+    return table
+
+
+def markdown(table: pd.DataFrame) -> str:
+    def fmt(v: object, spec: str) -> str:
+        return "-" if v is None or (isinstance(v, float) and pd.isna(v)) else format(v, spec)
+
+    head = ("| size | solver | vars | rows | ints | status | build s | solve s | verify s | end-to-end s "
+            "| build share | gap | x greedy | peak MB | verified |")
+    lines = [head, "|" + "---|" * 15]
+    for r in table.itertuples(index=False):
+        lines.append(
+            f"| {r.size} | {r.solver} | {r.variables:,} | {r.constraints:,} | {r.integers:,} | {r.status} "
+            f"| {fmt(r.build_s, '.2f')} | {fmt(r.solve_s, '.2f')} | {fmt(r.verify_s, '.2f')} "
+            f"| {fmt(r.end_to_end_s, '.2f')} | {fmt(r.build_share, '.1%')} | {fmt(r.mip_gap, '.1e')} "
+            f"| {fmt(r.gain_over_greedy, '.3f')} | {fmt(r.peak_mb, '.0f')} | {r.verified}/{r.runs} |")
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    import os
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["S", "M", "L", "XL"], choices=list(TIME_LIMITS))
+    parser.add_argument("--solvers", nargs="+", default=["highs", "scip"])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gap", type=float, default=1e-4)
+    parser.add_argument("--out", type=Path, default=Path("bench"))
+    parser.add_argument("--one", nargs=5, metavar=("SIZE", "SOLVER", "SEED", "TIME_LIMIT", "GAP"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        size, solver, seed, limit, gap = args.one
+        print(json.dumps(run_one(size, solver, int(seed), float(limit), float(gap))))
+        return
+    runs = []
+    for size in args.sizes:
+        for solver in args.solvers:
+            for rep in range(args.reps):
+                row = measure(size, solver, args.seed, args.gap)
+                runs.append(row)
+                print(f"{size} {solver} #{rep + 1}: {row['status']} "
+                      f"{row.get('end_to_end_s', float('nan')):.2f} s gap {row.get('mip_gap')}", file=sys.stderr)
+    frame = pd.DataFrame(runs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out / "results.csv", index=False)
+    text = (f"Measured on {machine()}; time limit per run {TIME_LIMITS} s, gap {args.gap:g}, "
+            f"{args.reps} repetitions, medians.\n\n" + markdown(summarise(frame)))
+    (args.out / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
