@@ -3,11 +3,9 @@ the MILP, gives the spreadsheet answer derived by hand, and warm-starts HiGHS.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -18,24 +16,11 @@ from planner.model import build_model
 from planner.solvers import SolveOptions
 from planner.solvers.highs import HighsSolver
 
+from generated import generated
+
 ROOT = Path(__file__).parent.parent
 INSTANCES = sorted(ROOT.joinpath("instances").glob("*.yaml"))
 REL = 1e-9
-
-
-@lru_cache(maxsize=None)
-def generator():
-    """scripts/generate_instance.py, imported by path (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("generate_instance", ROOT / "scripts" / "generate_instance.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being created
-    spec.loader.exec_module(module)
-    return module
-
-
-@lru_cache(maxsize=None)
-def generated(size: str, seed: int):
-    return parse_instance(generator().generate(size, seed))
 
 
 # ----- every plan verified, never better than the MILP ------------------------------------------
