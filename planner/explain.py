@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 
 from planner.instance import Instance
@@ -17,6 +18,8 @@ from planner.model import PlanModel, build_model
 from planner.model.linear import Family
 from planner.results import integral
 from planner.solvers import SolveOptions, get_solver
+from planner.solvers.base import native_output
+from planner.solvers.highs import _highs_lp
 
 REQUIREMENTS = ("training_required", "lease_signed", "inference_min_units")
 CAPACITY = ("power", "inventory")
@@ -29,6 +32,7 @@ class Diagnosis:
     feasible: bool
     requirements: list[str] = field(default_factory=list)  # requirements that cannot all hold
     shortfalls: list[str] = field(default_factory=list)  # capacity missing, and who needs it
+    iis: list[str] = field(default_factory=list)  # an irreducible infeasible set of the LP relaxation, when it has one
 
     def lines(self) -> list[str]:
         if self.feasible:
@@ -40,6 +44,9 @@ class Diagnosis:
             out += [f"  - {line}" for line in self.shortfalls]
         else:
             out.append("More power or GPUs would not help: the requirements contradict the rules themselves.")
+        if self.iis:
+            out.append("Even with fractional nodes these rows conflict (an irreducible infeasible set, from HiGHS):")
+            out += [f"  - {line}" for line in self.iis]
         return out
 
 
@@ -74,7 +81,39 @@ def explain(inst: Instance, solver: str = "highs") -> Diagnosis:
     if x is not None:
         diagnosis.shortfalls = _by_period(
             _shortfall(m, fam, i, x[slack[i]], x) for fam, slack in blocks for i in np.flatnonzero(x[slack] > TOL))
+    diagnosis.iis = irreducible_set(build_model(inst))
     return diagnosis
+
+
+def irreducible_set(m: PlanModel) -> list[str]:
+    """The rows of an IIS of the LP relaxation, named by rule and key; empty when the relaxation is
+    feasible (HiGHS computes an IIS for LPs only: integrality conflicts have none)."""
+    lm = m.lm.with_fixed(np.zeros(0, dtype=np.int64), np.zeros(0))
+    lp, _ = _highs_lp(lm)
+    with native_output(False):
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")  # an infeasibility found in presolve leaves the IIS empty
+        h.setOptionValue("iis_strategy", 2)  # from the LP (measured: the default returned no rows)
+        h.passModel(lp)
+        status, iis = h.getIis()
+    if status != highspy.HighsStatus.kOk or not iis.valid_:
+        return []
+    out = []
+    for row in iis.row_index_:
+        fam = lm.row_family(int(row))
+        key = "" if fam.keys is None else ", ".join(
+            f"{k} {_name(m, k, v)}" for k, v in fam.keys.iloc[int(row) - fam.start].items())
+        out.append(f"{fam.name}" + (f" ({key})" if key else ""))
+    return out
+
+
+def _name(m: PlanModel, key: str, value: int) -> str:
+    """Row keys are indices: show the site, generation, run, pool or lease name instead."""
+    inst = m.instance
+    table = {"s": inst.sites, "g": inst.generations, "run": inst.training, "pool": inst.inference,
+             "lease": inst.leases}.get(key)
+    return table[int(value)].name if table is not None else str(int(value))
 
 
 def _by_period(items) -> list[str]:

@@ -167,3 +167,22 @@ def test_cli_solve_feasible_has_no_hint(tmp_path):
     result = invoke("solve", write(tmp_path, FEASIBLE))
     assert result.exit_code == 0
     assert "planner explain" not in result.stderr
+
+
+def test_iis_of_the_lp_relaxation_names_the_conflicting_rows():
+    """A signed lease of exactly 120,000 GPUs at 1.25 kW needs 150 MW; the site has 100 MW. Even with
+    fractional nodes the power row, the lease's size and its signature conflict: HiGHS's IIS says so."""
+    data = {
+        "name": "lp-conflict",
+        "generations": [{"name": "H100", "power_kw": 1.25, "node_size": 8, "train_speed": 1, "infer_speed": 1}],
+        "sites": [{"name": "memphis-1", "power_mw": 100, "inventory": {"H100": 240000}}],
+        "leases": [{"name": "lab-x", "price_per_gpu_hour": 2, "min_gpus": 120000, "max_gpus": 120000,
+                    "signed": True}],
+    }
+    d = explain(parse_instance(data))
+    assert d.iis == ["power (s memphis-1, t 0)", "lease_size", "lease_signed (lease lab-x)"]
+    assert d.shortfalls == ["site memphis-1, period 0: 100 MW available, 150 MW needed by signed lease lab-x (150 MW)"]
+
+
+def test_a_feasible_instance_has_no_iis():
+    assert explain(parse_instance(FEASIBLE)).iis == []
