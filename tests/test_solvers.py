@@ -28,3 +28,13 @@ def test_unknown_solver_is_named() -> None:
     with pytest.raises(ValueError, match="unknown solver 'gurobi'; choose one of highs, cbc, scip, cpsat"):
         get_solver("gurobi")
 
+
+
+def test_cbc_bound_is_read_from_its_log():
+    """CBC minimises -objective: a partial search's 'best possible' is minus our best bound."""
+    from planner.solvers.cbc import _cbc_bound
+
+    partial = "Cbc0005I Partial search - best objective -1.6e+10 (best possible -1.6780823e+10), took 9 iterations"
+    assert _cbc_bound(partial, 1.6e10) == pytest.approx(1.6780823e10)
+    assert _cbc_bound("Lower bound:                   -105.5\n", 100.0) == pytest.approx(105.5)
+    assert _cbc_bound("no summary", 100.0) is None

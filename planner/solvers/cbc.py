@@ -57,8 +57,9 @@ class CbcSolver(Solver):
 
 
 def _cbc_bound(log: str, objective: float) -> float | None:
-    """CBC minimises -objective; its log's 'Lower bound' is the negated best bound of our maximisation."""
-    found = re.findall(r"Lower bound:\s+(-?[\d.eE+-]+)", log)
+    """CBC minimises -objective: its log's best possible value ("best possible X" on a partial
+    search, "Lower bound: X" otherwise) is the negated best bound of our maximisation."""
+    found = re.findall(r"(?:best possible|Lower bound:)\s+(-?[\d.]+(?:[eE][+-]?\d+)?)", log)
     return max(objective, -float(found[-1])) if found else None
 
 
