@@ -87,14 +87,19 @@ def _revenue(plan: PlanResult, name: str) -> float:
     return float(plan.leases.loc[plan.leases["name"] == name, "revenue"].iloc[0])
 
 
+def payment_per_period(inst: Instance, lease: Lease, block: pd.DataFrame) -> float:
+    """What the offer pays per period of its term for this block (GPUs per site and generation)."""
+    if lease.payment_per_period is not None:
+        return lease.payment_per_period
+    price = lease.price_per_gpu_hour
+    per_gpu = block["generation"].map(lambda g: price[g] if isinstance(price, dict) else price)
+    return inst.horizon.period_hours * float((block["gpus"] * per_gpu).sum())
+
+
 def _revenue_slope(inst: Instance, lease: Lease, block: pd.DataFrame) -> float:
     """d objective / d price factor with the block fixed: the offer's discounted revenue at factor 1."""
     weight = float(inst.discount_weights()[list(inst.window(lease))].sum())
-    if lease.payment_per_period is not None:
-        return weight * lease.payment_per_period
-    price = lease.price_per_gpu_hour
-    per_gpu = block["generation"].map(lambda g: price[g] if isinstance(price, dict) else price)
-    return weight * inst.horizon.period_hours * float((block["gpus"] * per_gpu).sum())
+    return weight * payment_per_period(inst, lease, block)
 
 
 def break_even_factor(accepted: Instance, lease: Lease, rejected_objective: float, plan: PlanResult,
@@ -178,12 +183,7 @@ def unit_economics(inst: Instance, lease: Lease, block: pd.DataFrame, plan: Plan
     gens = {g.name: g for g in inst.generations}
     pue = {s.name: s.pue for s in inst.sites}
     gpus = int(block["gpus"].sum())
-    if lease.payment_per_period is not None:
-        per_period = lease.payment_per_period
-    else:
-        price = lease.price_per_gpu_hour
-        per_gpu = block["generation"].map(lambda g: price[g] if isinstance(price, dict) else price)
-        per_period = float((block["gpus"] * per_gpu).sum() * H)
+    per_period = payment_per_period(inst, lease, block)
     mw = float((block["gpus"] * block["generation"].map(lambda g: gens[g].power_kw)
                 * block["site"].map(pue)).sum() / 1000.0)
     capex = [gens[g].capex_per_gpu for g in block["generation"]]

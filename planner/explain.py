@@ -69,10 +69,10 @@ def _elastic(inst: Instance, families: tuple[str, ...], solver: str) -> tuple[Pl
 
 def explain(inst: Instance, solver: str = "highs") -> Diagnosis:
     """Diagnose an instance: feasible, or which requirements conflict and what capacity is short."""
-    m = build_model(inst)
-    if get_solver(solver).solve(m.lm, SolveOptions(gap=1e-2)).status.has_solution:
+    plain = build_model(inst)
+    if get_solver(solver).solve(plain.lm, SolveOptions(gap=1e-2)).status.has_solution:
         return Diagnosis(feasible=True)
-    diagnosis = Diagnosis(feasible=False)
+    diagnosis = Diagnosis(feasible=False, iis=irreducible_set(plain))
     m, blocks, x = _elastic(inst, REQUIREMENTS, solver)
     if x is not None:
         diagnosis.requirements = _by_period(
@@ -81,7 +81,6 @@ def explain(inst: Instance, solver: str = "highs") -> Diagnosis:
     if x is not None:
         diagnosis.shortfalls = _by_period(
             _shortfall(m, fam, i, x[slack[i]], x) for fam, slack in blocks for i in np.flatnonzero(x[slack] > TOL))
-    diagnosis.iis = irreducible_set(build_model(inst))
     return diagnosis
 
 
