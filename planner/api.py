@@ -9,16 +9,19 @@ from pathlib import Path
 import numpy as np
 
 from planner.duals import shadow_prices
-from planner.greedy import GreedyError, GreedyPlan, greedy, greedy_report
+from planner.greedy import GreedyError, greedy_report
 from planner.instance import Instance, load_instance
-from planner.model import build_model
-from planner.results import PlanResult, extract
+from planner.model import PlanModel, build_model
 from planner.model.linear import LinearModel
-from planner.solvers import HEURISTICS, SolveOptions, SolverReport, Status, get_solver
+from planner.relax_and_fix import relax_and_fix
+from planner.results import PlanResult, extract
+from planner.solvers import HEURISTICS, SolveOptions, Solver, SolverReport, Status, get_solver
+from planner.solvers.base import relative_gap
 from planner.solvers.highs import HighsSolver
 from planner.verify import verify
 
 START_SHARE = 0.1  # of a time limit, the most the greedy warm start's local search may take
+BOUND_TOLERANCE = 1e-6  # relative: a bound this little below a plan's value is the solver's rounding
 
 
 def polish(lm: LinearModel, report: SolverReport) -> SolverReport:
@@ -27,22 +30,48 @@ def polish(lm: LinearModel, report: SolverReport) -> SolverReport:
     if report.x is None or not lm.integrality().any():
         return report
     cols = np.flatnonzero(lm.integrality())
-    lp = HighsSolver().solve(lm.with_fixed(cols, np.round(report.x[cols])), SolveOptions())
+    lp = HighsSolver().solve(lm.with_fixed(cols, np.round(report.x[cols])).relaxed(), SolveOptions())
     if lp.status != Status.OPTIMAL:
         return report
     return replace(report, x=lp.x, objective=lp.objective)
 
 
-def not_worse_than(report: SolverReport, start: GreedyPlan) -> SolverReport:
-    """A backend that stopped (time limit) with nothing, or with less than the start it was given,
-    returns the start instead, with its own bound."""
-    if report.status == Status.NO_SOLUTION or (
-            report.status == Status.FEASIBLE and report.objective is not None and report.objective < start.objective):
-        bound = report.best_bound if report.best_bound is not None and report.best_bound >= start.objective else None
-        gap = None if bound is None else abs(bound - start.objective) / max(1.0, abs(start.objective))
-        return replace(report, status=Status.FEASIBLE, x=start.x, objective=start.objective,
-                       best_bound=bound, mip_gap=gap)
-    return report
+def best_of(report: SolverReport, start: SolverReport | None, bound: float | None, gap: float) -> SolverReport:
+    """The backend's plan or the start it was given, whichever is worth more (a backend stopped by a
+    time limit may hold less, or nothing), with the tighter of its own bound and `bound` (from a
+    relaxation); a plan proven within `gap` by that bound is optimal."""
+    if start is not None and (report.status == Status.NO_SOLUTION or (
+            report.status == Status.FEASIBLE and report.objective is not None and report.objective < start.objective)):
+        own = report.best_bound if report.best_bound is not None and report.best_bound >= start.objective else None
+        report = replace(report, status=Status.FEASIBLE, x=start.x, objective=start.objective, best_bound=own)
+    if not report.status.has_solution:
+        return report
+    tolerance = BOUND_TOLERANCE * max(1.0, abs(report.objective))
+    bounds = [b for b in (report.best_bound, bound) if b is not None and np.isfinite(b) and b >= report.objective - tolerance]
+    if not bounds:
+        return replace(report, best_bound=None, mip_gap=None)
+    tightest = max(min(bounds), report.objective)
+    achieved = relative_gap(report.objective, tightest)
+    status = Status.OPTIMAL if report.status == Status.OPTIMAL or achieved <= gap else report.status
+    return replace(report, status=status, best_bound=tightest, mip_gap=achieved)
+
+
+def _starts(m: PlanModel, backend: Solver, options: SolveOptions, notes: list[str]) -> tuple[SolverReport | None, float | None]:
+    """The best plan known before the full MILP, and a bound on the optimum (or None): the greedy
+    plan, then, when there is a time limit, relax-and-fix started from it."""
+    start = None
+    try:
+        start = greedy_report(m, seconds=None if options.time_limit is None else START_SHARE * options.time_limit)
+    except GreedyError as err:  # a bug in the heuristic must not cost the user the MILP: say so
+        notes.append(f"greedy warm start skipped: {err}")
+    if start is not None and not start.status.has_solution:
+        start = None
+    if options.time_limit is None:
+        return start, None
+    found = relax_and_fix(m, backend, replace(options, warm_start=None if start is None else start.x),
+                          options.time_limit - (0.0 if start is None else start.seconds))
+    plans = [p for p in (start, found.plan and polish(m.lm, found.plan)) if p is not None]
+    return (max(plans, key=lambda p: p.objective) if plans else None), found.bound
 
 
 def solve(
@@ -61,36 +90,34 @@ def solve(
 
     `solver="greedy"` returns the greedy baseline alone (`feasible`, no bound; `no_solution` when it
     cannot place a mandatory item). With `warm_start`, backends that accept a start (HiGHS, CP-SAT)
-    get the greedy plan as one, and a time-limited solve never returns less than it; the greedy's
+    get the greedy plan as one and, with a time limit, first run relax-and-fix (planner.relax_and_fix)
+    for a better start and a bound; a time-limited solve never returns less than its start. That
     time counts in `solve_seconds` and against `time_limit`.
     Raises `VerificationError` if the plan breaks any SPEC rule (it is never returned silently).
     With `duals`, the result carries local shadow prices of site power and inventory.
     """
     inst = instance if isinstance(instance, Instance) else load_instance(instance)
-    start = time.perf_counter()
+    begin = time.perf_counter()
     m = build_model(inst)
-    build_seconds = time.perf_counter() - start
+    build_seconds = time.perf_counter() - begin
     options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, verbose=verbose, progress=progress)
     notes: list[str] = []
     if solver.lower() in HEURISTICS:
         report = greedy_report(m, seconds=time_limit)
     else:
         backend = get_solver(solver)
-        plan, greedy_seconds = None, 0.0
+        start, bound = None, None
         if warm_start and backend.accepts_start:
-            try:
-                plan = greedy(m, seconds=None if time_limit is None else START_SHARE * time_limit)
-            except GreedyError as err:  # a bug in the heuristic must not cost the user the MILP: say so
-                notes.append(f"greedy warm start skipped: {err}")
-            greedy_seconds = time.perf_counter() - start - build_seconds
-            if plan is not None:
-                options.warm_start = plan.x
+            start, bound = _starts(m, backend, options, notes)
+            options.warm_start = None if start is None else start.x
+        spent = time.perf_counter() - begin - build_seconds
+        if start is not None and bound is not None and relative_gap(start.objective, bound) <= gap:
+            report = replace(start, seconds=0.0)  # the relaxation's bound already proves the start
+        else:
             if time_limit is not None:
-                options.time_limit = max(time_limit - greedy_seconds, min(1.0, time_limit))
-        report = polish(m.lm, backend.solve(m.lm, options))
-        if plan is not None:
-            report = not_worse_than(report, plan)
-        report = replace(report, seconds=report.seconds + greedy_seconds)
+                options.time_limit = max(time_limit - spent, min(1.0, time_limit))
+            report = polish(m.lm, backend.solve(m.lm, options))
+        report = replace(best_of(report, start, bound, gap), seconds=spent + report.seconds)
     result = extract(m, report, build_seconds)
     result.warnings += notes
     if check and result.status.has_solution:

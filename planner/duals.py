@@ -25,7 +25,7 @@ def shadow_prices(m: PlanModel, x: np.ndarray) -> dict[str, pd.DataFrame]:
     lm = m.lm
     decisions = np.flatnonzero(lm.integrality())
     decisions = decisions[~np.isin(decisions, m.alloc["var"].to_numpy())]  # node counts stay free
-    fixed = _without_inventory_copies(m, lm.with_fixed(decisions, np.round(x[decisions])))
+    fixed = _without_inventory_copies(m, lm.with_fixed(decisions, np.round(x[decisions])).relaxed())
     report = get_solver("highs").solve(fixed, SolveOptions())
     if report.duals is None:
         raise RuntimeError(f"the fixed LP for shadow prices returned {report.status.value}")

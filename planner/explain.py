@@ -87,7 +87,7 @@ def explain(inst: Instance, solver: str = "highs") -> Diagnosis:
 def irreducible_set(m: PlanModel) -> list[str]:
     """The rows of an IIS of the LP relaxation, named by rule and key; empty when the relaxation is
     feasible (HiGHS computes an IIS for LPs only: integrality conflicts have none)."""
-    lm = m.lm.with_fixed(np.zeros(0, dtype=np.int64), np.zeros(0))
+    lm = m.lm.relaxed()
     lp, _ = _highs_lp(lm)
     with native_output(False):
         h = highspy.Highs()

@@ -770,18 +770,11 @@ def fill(m: PlanModel, setting: Setting = Setting(), restarts: int = 8) -> _Fill
     return None
 
 
-def fixed_mip(lm: LinearModel, cols: np.ndarray, values: np.ndarray) -> LinearModel:
-    """A copy with `cols` fixed at `values`, keeping every other column's integrality."""
-    lb, ub = lm.bounds()
-    lb[cols] = ub[cols] = values
-    return replace(lm, lb=[lb], ub=[ub], integer=[lm.integrality()])
-
-
 def complete(m: PlanModel, nodes: np.ndarray, accepted: np.ndarray) -> SolverReport:
     """Every column of the model, with the allocation nodes and accepted flags fixed."""
     cols = np.r_[m.alloc["var"].to_numpy(), m.accepted].astype(np.int64)
     values = np.r_[nodes.astype(float), accepted.astype(float)]
-    report = HighsSolver().solve(fixed_mip(m.lm, cols, values), SolveOptions(gap=1e-9))
+    report = HighsSolver().solve(m.lm.with_fixed(cols, values), SolveOptions(gap=1e-9))
     if not report.status.has_solution:
         raise GreedyError(f"the greedy plan for {m.instance.name} breaks a rule of the model: "
                           f"its completion is {report.status.value}")

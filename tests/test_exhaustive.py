@@ -299,17 +299,18 @@ def report(text: str) -> None:
         print(text)
 
 
-def assert_matches_oracle(data: dict, solver: str) -> None:
+def assert_matches_oracle(data: dict, solver: str, time_limit: float | None = None) -> None:
     report(yaml.safe_dump(data, sort_keys=False))
     inst = parse_instance(data)
     expected, _ = best_plan(inst)
-    result = solve(inst, solver=solver)  # verifies its own plan: a rule broken raises here
-    report(f"oracle: {expected}; {solver}: {result.status.value} {result.objective}")
+    result = solve(inst, solver=solver, time_limit=time_limit)  # verifies its own plan: a rule broken raises here
+    report(f"oracle: {expected}; {solver}: {result.status.value} {result.objective} bound {result.best_bound}")
     if expected is None:
         assert result.status.value == "infeasible"
     else:
         assert result.status.value == "optimal"
         assert result.objective == pytest.approx(expected, rel=1e-6, abs=1e-6)
+        assert result.best_bound >= expected - 1e-6 * max(1.0, abs(expected))
 
 
 def with_examples(*solvers: str):
@@ -328,6 +329,14 @@ def with_examples(*solvers: str):
 @given(instances())
 def test_highs_matches_oracle(data: dict) -> None:
     assert_matches_oracle(data, "highs")
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(instances())
+def test_highs_with_a_time_limit_matches_oracle(data: dict) -> None:
+    """A time limit turns on relax-and-fix before the MILP: its plan and its bound must hold too."""
+    assert_matches_oracle(data, "highs", time_limit=60.0)
 
 
 @settings(max_examples=50, deadline=None, derandomize=True, database=None,

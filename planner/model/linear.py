@@ -131,10 +131,16 @@ class LinearModel:
         return out
 
     def with_fixed(self, cols: np.ndarray, values: np.ndarray) -> LinearModel:
-        """A copy with `cols` fixed at `values` and every column continuous: an LP."""
+        """A copy with `cols` fixed at `values`; every other column keeps its bounds and integrality."""
         lb, ub = self.bounds()
         lb[cols] = ub[cols] = values
-        return replace(self, lb=[lb], ub=[ub], integer=[np.zeros(self.n_vars, dtype=bool)])
+        return replace(self, lb=[lb], ub=[ub], integer=[self.integrality()])
+
+    def relaxed(self, cols: np.ndarray | None = None) -> LinearModel:
+        """A copy with `cols` (default: all) continuous: a relaxation, whose bound holds for this model."""
+        integer = self.integrality()
+        integer[slice(None) if cols is None else cols] = False
+        return replace(self, integer=[integer])
 
     def row_family(self, row: int) -> Family:
         for fam in self.row_families:

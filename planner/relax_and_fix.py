@@ -1,0 +1,62 @@
+"""Relax-and-fix: a strong plan and a valid bound before the full MILP, for time-limited solves.
+
+Why: on large fleets the hard part is the discrete decisions (which runs are placed, at which
+site and generation, which leases are accepted), not the node counts. On the generated L fleet
+the full MILP spends its whole minute in the root node with an incumbent 0.7% below its bound,
+while these two smaller solves reach 0.04% in 25 s:
+
+1. relax: every allocation node count continuous, every 0/1 decision still integer. This is a
+   relaxation of the SPEC's model, so its proven bound bounds the full model too.
+2. fix: the 0/1 decisions fixed at the relaxation's values, node counts integer again. Any plan
+   found is a plan of the full model (none when those decisions have no integer completion).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from planner.model import PlanModel
+from planner.solvers import SolveOptions, Solver, SolverReport, Status
+
+RELAX_SHARE = 0.2  # of the time left, the most the relaxation may take
+FIX_SHARE = 0.25  # of the time left, the most the fixed solve may take...
+FIX_PER_RELAX = 2.0  # ...and at most this many times what the relaxation took, plus a second
+
+
+@dataclass
+class RelaxAndFix:
+    plan: SolverReport | None  # a plan of the full model, from the fixed solve
+    bound: float | None  # a proven upper bound on the full model's optimum, from the relaxation
+
+
+def decisions(m: PlanModel) -> np.ndarray:
+    """The 0/1 columns that are not node counts: placed, accepted, site/generation/pace choices."""
+    lb, ub = m.lm.bounds()
+    binary = m.lm.integrality() & (lb >= 0) & (ub <= 1)
+    binary[m.alloc["var"].to_numpy()] = False
+    return np.flatnonzero(binary)
+
+
+def relax_and_fix(m: PlanModel, backend: Solver, options: SolveOptions, seconds: float) -> RelaxAndFix:
+    """Both solves within `seconds` (shares above); `options.warm_start` (a full-model plan) also
+    starts the relaxation."""
+    start = time.perf_counter()
+    quiet = replace(options, progress=False)
+    relaxed = backend.solve(m.lm.relaxed(m.alloc["var"].to_numpy()), replace(quiet, time_limit=RELAX_SHARE * seconds))
+    bound = relaxed.best_bound if relaxed.status.has_solution else None
+    if relaxed.x is None:
+        return RelaxAndFix(None, bound)
+    cols = decisions(m)
+    budget = min(FIX_SHARE * seconds, FIX_PER_RELAX * relaxed.seconds + 1.0)
+    fixed = backend.solve(m.lm.with_fixed(cols, np.round(relaxed.x[cols])), replace(quiet, time_limit=budget, warm_start=None))
+    # the fixed solve's own bound holds for the fixed decisions only, not for the full model
+    plan = replace(fixed, status=Status.FEASIBLE, best_bound=None, mip_gap=None) if fixed.status.has_solution else None
+    if options.progress:
+        found = f"a plan worth {plan.objective:.6g}" if plan else f"no plan ({fixed.status.value})"
+        print(f"[{time.perf_counter() - start:8.1f} s] relax-and-fix: bound {bound if bound is None else f'{bound:.6g}'}, "
+              f"{found}", file=sys.stderr, flush=True)
+    return RelaxAndFix(plan, bound)

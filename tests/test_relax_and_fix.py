@@ -1,0 +1,103 @@
+"""Relax-and-fix (planner/relax_and_fix.py) and how solve() combines starts and bounds (api.best_of):
+the relaxation's bound never cuts off the optimum, the fixed plan passes the independent checker,
+and a plan is called optimal only when a valid bound proves it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner import load_instance, solve
+from planner.api import best_of
+from planner.model import build_model
+from planner.relax_and_fix import decisions, relax_and_fix
+from planner.results import extract
+from planner.solvers import SolveOptions, SolverReport, Status
+from planner.solvers.highs import HighsSolver
+from planner.verify import check
+
+from generated import generated
+
+ROOT = Path(__file__).parent.parent
+CASES = [("S", 0), ("S", 1), ("S", 2)]
+
+
+def _optimum(inst) -> float:
+    result = solve(inst, gap=1e-9, warm_start=False)
+    assert result.status == Status.OPTIMAL
+    return result.objective
+
+
+@pytest.mark.parametrize("size, seed", CASES)
+def test_relaxation_bounds_the_optimum_and_the_fixed_plan_verifies(size: str, seed: int) -> None:
+    inst = generated(size, seed)
+    m = build_model(inst)
+    found = relax_and_fix(m, HighsSolver(), SolveOptions(gap=1e-9), seconds=60.0)
+    optimum = _optimum(inst)
+    assert found.bound is not None and found.bound >= optimum * (1 - 1e-9)
+    assert found.plan is not None and found.plan.best_bound is None  # the fixed solve's bound is not the model's
+    assert found.plan.objective <= optimum * (1 + 1e-9)
+    plan = extract(m, found.plan)
+    assert check(inst, plan.to_dict()) == []
+
+
+def test_decisions_are_the_binaries_that_are_not_node_counts() -> None:
+    m = build_model(load_instance(ROOT / "instances" / "teach_mixed_training.yaml"))
+    cols = decisions(m)
+    lb, ub = m.lm.bounds()
+    assert len(cols) > 0
+    assert m.lm.integrality()[cols].all() and (ub[cols] <= 1).all() and (lb[cols] >= 0).all()
+    assert not np.isin(cols, m.alloc["var"].to_numpy()).any()
+    paced = [f for f in m.lm.var_families if f.name.startswith("training_paced_gpus")]
+    assert paced and not any(np.isin(np.arange(f.start, f.stop), cols).any() for f in paced)  # GPU counts, not choices
+
+
+def test_relaxed_and_fixed_copies_leave_the_model_alone() -> None:
+    m = build_model(load_instance(ROOT / "instances" / "teach_power_bound.yaml"))
+    nodes = m.alloc["var"].to_numpy()
+    integer = m.lm.integrality().copy()
+    relaxed = m.lm.relaxed(nodes)
+    assert not relaxed.integrality()[nodes].any()
+    assert (relaxed.integrality()[~np.isin(np.arange(m.lm.n_vars), nodes)] == integer[~np.isin(np.arange(m.lm.n_vars), nodes)]).all()
+    fixed = m.lm.with_fixed(nodes[:1], np.array([0.0]))
+    assert (fixed.integrality() == integer).all() and fixed.bounds()[1][nodes[0]] == 0.0
+    assert (m.lm.integrality() == integer).all()
+
+
+def _report(status: Status, objective: float | None, bound: float | None) -> SolverReport:
+    x = None if objective is None else np.array([objective])
+    return SolverReport("highs", status, x, objective, bound, None)
+
+
+def test_best_of_keeps_the_better_start_and_its_valid_bound() -> None:
+    start = _report(Status.FEASIBLE, 100.0, None)
+    got = best_of(_report(Status.FEASIBLE, 90.0, 105.0), start, bound=None, gap=1e-4)
+    assert (got.objective, got.best_bound, got.status) == (100.0, 105.0, Status.FEASIBLE)
+    assert got.mip_gap == pytest.approx(0.05)
+
+
+def test_best_of_takes_the_tighter_bound_and_calls_a_proven_plan_optimal() -> None:
+    got = best_of(_report(Status.FEASIBLE, 100.0, 110.0), None, bound=100.005, gap=1e-4)
+    assert got.status == Status.OPTIMAL and got.best_bound == 100.005 and got.mip_gap == pytest.approx(5e-5)
+    looser = best_of(_report(Status.FEASIBLE, 100.0, 110.0), None, bound=101.0, gap=1e-4)
+    assert looser.status == Status.FEASIBLE and looser.best_bound == 101.0
+
+
+def test_best_of_ignores_a_bound_below_the_plan() -> None:
+    got = best_of(_report(Status.FEASIBLE, 100.0, 110.0), None, bound=99.0, gap=1e-4)
+    assert got.best_bound == 110.0 and got.status == Status.FEASIBLE
+
+
+def test_best_of_returns_the_start_when_the_backend_found_nothing() -> None:
+    got = best_of(_report(Status.NO_SOLUTION, None, None), _report(Status.FEASIBLE, 50.0, None), bound=60.0, gap=1e-4)
+    assert (got.status, got.objective, got.best_bound) == (Status.FEASIBLE, 50.0, 60.0)
+
+
+def test_time_limited_solve_of_generated_s_reports_a_valid_bound() -> None:
+    inst = generated("S", 0)
+    result = solve(inst, time_limit=30.0, gap=1e-6)
+    optimum = _optimum(inst)
+    assert result.verified and result.objective <= optimum * (1 + 1e-9)
+    assert result.best_bound >= optimum * (1 - 1e-9)
