@@ -78,11 +78,13 @@ class CpSatSolver(OrToolsSolver):
     name = "cpsat"
     backend = "cp_sat"
     accepts_start = True
+    PORTFOLIO = 8
 
     def parameters(self, options: SolveOptions) -> str:
         # CP-SAT is integer-only: continuous columns (served units) are scaled by 1000 and rounded,
         # i.e. solved to a thousandth of a unit; polishing afterwards restores exact values.
-        params = [f"relative_gap_limit:{options.gap}", "mip_var_scaling:1000"]
-        if options.threads:
-            params.append(f"num_workers:{options.threads}")
+        # Workers default to PORTFOLIO, not the core count: with 2 workers CP-SAT runs none of its
+        # LP-based subsolvers (generated S: 6.4% gap after 60 s; with 8: optimal in 0.07 s).
+        params = [f"relative_gap_limit:{options.gap}", "mip_var_scaling:1000",
+                  f"num_workers:{options.threads or self.PORTFOLIO}"]
         return ",".join(params)
