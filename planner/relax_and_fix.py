@@ -57,6 +57,6 @@ def relax_and_fix(m: PlanModel, backend: Solver, options: SolveOptions, seconds:
     plan = replace(fixed, status=Status.FEASIBLE, best_bound=None, mip_gap=None) if fixed.status.has_solution else None
     if options.progress:
         found = f"a plan worth {plan.objective:.6g}" if plan else f"no plan ({fixed.status.value})"
-        print(f"[{time.perf_counter() - start:8.1f} s] relax-and-fix: bound {bound if bound is None else f'{bound:.6g}'}, "
-              f"{found}", file=sys.stderr, flush=True)
+        shown = "-" if bound is None else f"{bound:.6g}"
+        print(f"[{time.perf_counter() - start:8.1f} s] relax-and-fix: bound {shown}, {found}", file=sys.stderr, flush=True)
     return RelaxAndFix(plan, bound)
