@@ -47,7 +47,8 @@ def relax_and_fix(m: PlanModel, backend: Solver, options: SolveOptions, seconds:
     start = time.perf_counter()
     quiet = replace(options, progress=False)
     relaxed = backend.solve(m.lm.relaxed(m.alloc["var"].to_numpy()), replace(quiet, time_limit=RELAX_SHARE * seconds))
-    bound = relaxed.best_bound if relaxed.status.has_solution else None
+    proven = relaxed.status.has_solution and relaxed.best_bound is not None and np.isfinite(relaxed.best_bound)
+    bound = relaxed.best_bound if proven else None  # a search cut short before its root LP has no bound yet
     if relaxed.x is None:
         return RelaxAndFix(None, bound)
     cols = decisions(m)
