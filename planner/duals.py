@@ -35,12 +35,32 @@ def shadow_prices(m: PlanModel, x: np.ndarray) -> dict[str, pd.DataFrame]:
         frames = [f for f in lm.row_families if f.name == name]
         rows = pd.concat([f.keys.assign(dual=report.duals[f.start:f.stop]) for f in frames], ignore_index=True) \
             if frames else pd.DataFrame(columns=["s", "t", "dual"])
+        if name == "inventory":
+            rows = _with_whole_site_terms(m, rows, report.duals, np.round(x[m.accepted]))
         frame = pd.DataFrame({"site": [inst.sites[s].name for s in rows["s"]], "period": rows["t"].to_numpy()})
         if name == "inventory":
             frame.insert(1, "generation", [inst.generations[g].name for g in rows["g"]])
         frame[f"value_{per}"] = rows["dual"].to_numpy(dtype=float) + 0.0  # +0.0 turns -0.0 into 0.0
         out[name] = frame
     return out
+
+
+def _with_whole_site_terms(m: PlanModel, rows: pd.DataFrame, duals: np.ndarray, accepted: np.ndarray) -> pd.DataFrame:
+    """Add to each inventory dual what N[g,s,t] is worth through the whole-site rows it also sits in:
+    with the lease's a fixed, `x = N * a` moves by a per node and `others + N * a <= N` by 1 - a."""
+    if rows.empty:
+        return rows
+    extra = []
+    for fam in m.lm.row_families:
+        if fam.name in ("lease_whole_sites_every_gpu", "lease_whole_sites_exclusive"):
+            a = accepted[fam.keys["lease"].to_numpy()]
+            weight = a if fam.name == "lease_whole_sites_every_gpu" else 1.0 - a
+            extra.append(fam.keys[["g", "s", "t"]].assign(extra=duals[fam.start:fam.stop] * weight))
+    if not extra:
+        return rows
+    added = pd.concat(extra).groupby(["g", "s", "t"], as_index=False)["extra"].sum()
+    rows = rows.merge(added, on=["g", "s", "t"], how="left")
+    return rows.assign(dual=rows["dual"] + rows["extra"].fillna(0.0)).drop(columns="extra")
 
 
 def _without_inventory_copies(m: PlanModel, lp: LinearModel) -> LinearModel:

@@ -187,15 +187,10 @@ def test_inventory_dual_when_a_whole_site_lease_is_rejected():
     assert objective(whole_site(5, 11)) - objective(whole_site(5)) == pytest.approx(1.9, rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with a whole_sites lease accepted, the usable nodes N also sit in the lease's rows as coefficients "
-    "(lease_whole_sites_every_gpu: x = N * accepted; lease_whole_sites_exclusive: others + N * accepted <= N), "
-    "so the inventory row's dual alone is not d objective / d N; the marginal node goes to the lease and "
-    "costs its energy (-0.1), but the dual says 0 (those rows have no (g, s, t) keys for duals.py to add "
-    "their duals to the inventory's)"))
 def test_inventory_dual_when_a_whole_site_lease_is_accepted():
     """P = 1000: accepted, all 10 GPUs leased, nothing else at s1. One more GPU must go to the lease too
-    (every usable GPU), earning nothing more and costing 0.1 of energy: 999.0 -> 998.9."""
+    (every usable GPU), earning nothing more and costing 0.1 of energy: 999.0 -> 998.9. N also sits in
+    the lease's rows (x = N * accepted), so this checks that their share reaches the inventory dual."""
     assert objective(whole_site(1000, 11)) - objective(whole_site(1000)) == pytest.approx(-0.1, rel=1e-9)
     prices = solve(parse_instance(whole_site(1000)), duals=True).shadow_prices
     assert node_dual(prices, "s1", "A", 0) == pytest.approx(-0.1, rel=1e-9)

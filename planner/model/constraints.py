@@ -231,6 +231,7 @@ def define_lease_whole_sites(m: PlanModel) -> None:
         m.lm.add_constraints(
             "lease_whole_sites_every_gpu", np.r_[np.arange(n)[has], np.arange(n)], np.r_[held[has], np.full(n, m.accepted[k])],
             np.r_[np.ones(has.sum()), -m.nodes[g, s, t]], 0.0, 0.0, n_rows=n,
+            keys=pd.DataFrame({"lease": k, "g": g, "s": s, "t": t}),
         )
         others = u[u["s"].isin(sites) & u["t"].isin(window) & ~((u["use"] == "lease") & (u["consumer"] == k))]
         if others.empty:
@@ -242,6 +243,7 @@ def define_lease_whole_sites(m: PlanModel) -> None:
             "lease_whole_sites_exclusive", np.r_[rows, np.arange(len(first))],
             np.r_[others["var"].to_numpy(), np.full(len(first), m.accepted[k])],
             np.r_[np.ones(len(others)), cap], -INF, cap,
+            keys=pd.DataFrame({"lease": k, "g": og[first], "s": os_[first], "t": ot[first]}),
         )
 
 
