@@ -59,7 +59,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planner.model import PlanModel
-from planner.model.linear import LinearModel
 from planner.solvers.base import SolveOptions, SolverReport, Status
 from planner.solvers.highs import HighsSolver
 
