@@ -1,15 +1,12 @@
 """Parameter sweeps: re-solve one instance over a grid of values of one field, to see where the
 plan's decisions flip (which leases are accepted, how the fleet is split) and what each point is worth.
 
-A path names the field as `section.NAME.field[.key]` for the named lists (generations, sites,
-training, inference, leases), e.g. `leases.lab-a.price_per_gpu_hour`, `sites.memphis-1.inventory.H100`,
-or `horizon.field`, e.g. `horizon.discount_rate`.
+Fields are named by the path syntax of planner.paths, e.g. `leases.lab-a.price_per_gpu_hour`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import math
 import multiprocessing
@@ -17,25 +14,18 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from planner.api import solve
 from planner.files import write_atomic
-from planner.instance import (
-    Generation, Horizon, InferencePool, Instance, InstanceError, Lease, Site, TrainingRun, parse_instance,
-)
+from planner.instance import Instance, InstanceError, parse_instance
+from planner.paths import set_path
 from planner.report import money
 from planner.results import TERMS
 
-LISTS: dict[str, type[BaseModel]] = {
-    "generations": Generation, "sites": Site, "training": TrainingRun, "inference": InferencePool, "leases": Lease,
-}
-MAPPINGS = {("sites", "inventory"), ("leases", "price_per_gpu_hour")}  # mappings keyed by generation name
 USES = ("training", "inference", "lease", "idle")
 COLUMNS = ["status", "objective", *TERMS, *(f"gpus_{u}" for u in USES), "accepted", "note"]
 NUMERIC = ["objective", *TERMS, *(f"gpus_{u}" for u in USES)]
@@ -71,56 +61,6 @@ def parse_vary(text: str) -> tuple[str, list[float]]:
         raise ValueError(f"--vary {text!r}: {last + 1:,} points, more than {MAX_POINTS:,}; use a larger STEP")
     # 12 significant digits: 1.3, not 1.3000000000000003, in the frame, the CSV and the plot.
     return path, [float(f"{start + i * step:.12g}") for i in range(last + 1)]
-
-
-def set_path(data: dict, path: str, value: Any) -> dict:
-    """A deep copy of an instance dict with the field at `path` set; the caller re-validates it."""
-    out = copy.deepcopy(data)
-    parts = path.split(".")
-    section = parts[0]
-    if section == "horizon":
-        target, model, where, rest = out.setdefault("horizon", {}), Horizon, "horizon", parts[1:]
-    elif section in LISTS:
-        if len(parts) < 2:
-            raise ValueError(f"{path}: name an element after {section!r}, e.g. {section}.NAME.field")
-        names = [item.get("name") for item in out.get(section) or []]
-        if parts[1] not in names:
-            raise ValueError(f"{path}: no {section} named {parts[1]!r} (names: {_listing(names)})")
-        target, model, where = out[section][names.index(parts[1])], LISTS[section], f"{section}.{parts[1]}"
-        rest = parts[2:]
-    else:
-        raise ValueError(f"{path}: unknown section {section!r} (sections: {_listing(['horizon', *LISTS])})")
-    fields = [f for f in model.model_fields if f != "name"]
-    if not rest or rest[0] not in fields:
-        what = f"unknown field {rest[0]!r} of" if rest else "name a field of"
-        raise ValueError(f"{path}: {what} {where} (fields: {_listing(fields)})")
-    field, keys = rest[0], rest[1:]
-    if keys or isinstance(target.get(field), dict) or (section, field) == ("sites", "inventory"):
-        _mapping(target, (section, field), keys, out, path)[keys[0]] = value
-    else:
-        target[field] = value
-    return out
-
-
-def _mapping(target: dict, kind: tuple[str, str], keys: list[str], data: dict, path: str) -> dict:
-    """The mapping by generation (`inventory`, a per-generation price) that `path` sets a key of."""
-    field = kind[1]
-    if kind not in MAPPINGS:
-        raise ValueError(f"{path}: {field} is a single value; drop {'.'.join(keys)!r}")
-    current = target.get(field)
-    if current is not None and not isinstance(current, dict):
-        raise ValueError(f"{path}: {field} is a single price here, not a mapping; sweep {path.rsplit('.', 1)[0]}")
-    generations = [g.get("name") for g in data.get("generations") or []]
-    if len(keys) != 1 or keys[0] not in generations:
-        got = f"unknown generation {keys[0]!r}" if len(keys) == 1 else "name exactly one generation"
-        raise ValueError(f"{path}: {field} is a mapping by generation; {got} (generations: {_listing(generations)})")
-    if current is None:
-        target[field] = {}
-    return target[field]
-
-
-def _listing(names: list) -> str:
-    return ", ".join(str(n) for n in names) or "none"
 
 
 # ----- solving the points -------------------------------------------------------------------

@@ -21,7 +21,8 @@ import pandas as pd
 import pytest
 
 from planner import parse_instance
-from planner.sweep import parse_vary, plot, read_csv, set_path, sweep, write_csv
+from planner.paths import set_path
+from planner.sweep import parse_vary, plot, read_csv, sweep, write_csv
 
 TINY = {
     "name": "sweep-tiny",
