@@ -135,6 +135,14 @@ class InferencePool(Scoped):
     demand_scale: list[NonNeg] | None = None
 
 
+class Termination(Spec):
+    """The operator's right to end a lease early (SPEC section 6)."""
+
+    notice_periods: NonNegInt = 0
+    earliest_period: NonNegInt | None = None  # default: the term's start + 1
+    fee: NonNeg = 0.0
+
+
 class Lease(Scoped):
     lessee: str | None = None
     price_per_gpu_hour: NonNeg | dict[str, NonNeg] | None = None
@@ -146,6 +154,23 @@ class Lease(Scoped):
     group: str | None = None
     signed: bool = False
     lessee_pays_power: bool = False
+    termination: Termination | None = None
+
+
+class Scenario(Spec):
+    """One possible future (SPEC section 6): the file's instance with `set` fields replaced."""
+
+    name: str
+    probability: Positive
+    set: dict[str, Any] = Field(default_factory=dict)
+    lessee_exits: dict[str, NonNegInt] = Field(default_factory=dict)
+
+
+class Uncertainty(Spec):
+    scenarios: list[Scenario] = Field(min_length=1)
+    reveal_period: NonNegInt = 0
+    cvar_alpha: Num = Field(default=0.9, ge=0.0, lt=1.0)
+    risk_weight: Num = Field(default=0.0, ge=0.0, le=1.0)
 
 
 class Instance(Spec):
@@ -160,10 +185,15 @@ class Instance(Spec):
     training: list[TrainingRun] = Field(default_factory=list)
     inference: list[InferencePool] = Field(default_factory=list)
     leases: list[Lease] = Field(default_factory=list)
+    uncertainty: Uncertainty | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> "Instance":
         problems = _check_names(self)
+        if not problems and self.uncertainty is not None:
+            from planner.scenarios import scenario_problems  # it builds instances: imported late
+
+            problems = scenario_problems(self)
         if problems:
             raise InstanceError("<instance>", problems)
         return self
@@ -315,6 +345,12 @@ def _check_names(inst: Instance) -> list[tuple[str, str]]:
             problems.append((f"{path}.max_gpus", "all_or_nothing needs max_gpus"))
         if lease.max_gpus is not None and lease.max_gpus < lease.min_gpus:
             problems.append((f"{path}.max_gpus", f"max_gpus {lease.max_gpus} < min_gpus {lease.min_gpus}"))
+        if lease.termination is not None and lease.termination.earliest_period is not None:
+            start, end = lease.periods or (0, T)
+            if not start < lease.termination.earliest_period < end:
+                problems.append((f"{path}.termination.earliest_period",
+                                 f"{lease.termination.earliest_period} is outside the term: an end must be in "
+                                 f"{start + 1}..{end - 1} (the term is [{start}, {end}))"))
     return problems
 
 

@@ -13,6 +13,7 @@ from planner.solvers import SolverReport, Status
 
 SHADOW_PRICE_NOTE = "local: LP duals with the optimum's discrete decisions (placed, accepted, choices) fixed"
 TERMS = ("lease_revenue", "training_value", "inference_value", "energy_cost")
+FEES = "termination_fees"  # a fifth breakdown term where a lease may be ended by the operator (SPEC section 6)
 ALLOCATION_COLUMNS = ["period", "site", "generation", "use", "consumer", "gpus"]
 
 
@@ -33,6 +34,8 @@ class PlanResult:
     warnings: list[str] = field(default_factory=list)
     verified: bool = False
     shadow_prices: dict[str, pd.DataFrame] | None = None  # only when asked for (local LP duals)
+    lease_ends: list[dict] | None = None  # where a lease may end early: [{lease, period, by}]
+    uncertainty: dict[str, Any] | None = None  # SPEC section 6 keys: expected_objective, cvar, scenarios, evpi, vss
 
     def to_dict(self) -> dict[str, Any]:
         """The SPEC section-5 JSON document (plus `shadow_prices` when they were asked for)."""
@@ -48,7 +51,7 @@ class PlanResult:
             "allocations": [
                 {**row, "period": int(row["period"]), "gpus": int(row["gpus"]),
                  "consumer": None if pd.isna(row["consumer"]) else row["consumer"]}
-                for row in self.allocations[ALLOCATION_COLUMNS].to_dict("records")
+                for row in self.allocations[self._allocation_columns()].to_dict("records")
             ],
             "leases": [
                 {"name": r["name"], "accepted": bool(r["accepted"]), "gpus": int(r["gpus"]), "revenue": float(r["revenue"])}
@@ -56,10 +59,18 @@ class PlanResult:
             ],
             "warnings": list(self.warnings),
         }
+        if self.lease_ends is not None:
+            out["lease_ends"] = self.lease_ends
+        if self.uncertainty is not None:
+            out.update(self.uncertainty)
         if self.shadow_prices is not None:
             out["shadow_prices"] = {"note": SHADOW_PRICE_NOTE, **{
                 name: frame.to_dict("records") for name, frame in self.shadow_prices.items()}}
         return out
+
+
+    def _allocation_columns(self) -> list[str]:
+        return ALLOCATION_COLUMNS + (["scenario"] if "scenario" in self.allocations else [])
 
 
 def integral(m: PlanModel, x: np.ndarray) -> np.ndarray:
@@ -77,15 +88,35 @@ def extract(m: PlanModel, report: SolverReport, build_seconds: float = 0.0) -> P
     if not report.status.has_solution or report.x is None:
         return result
     x = integral(m, report.x)
-    result.breakdown = {term: float(m.lm.term_vector(term) @ x) for term in TERMS}
+    terms = TERMS + ((FEES,) if with_fees(m.instance) else ())
+    result.breakdown = {term: float(m.lm.term_vector(term) @ x) for term in terms}
     b = result.breakdown
-    result.objective = b["lease_revenue"] + b["training_value"] + b["inference_value"] - b["energy_cost"]
+    result.objective = b["lease_revenue"] + b["training_value"] + b["inference_value"] - b["energy_cost"] - b.get(FEES, 0.0)
     result.best_bound = max(report.best_bound, result.objective) if report.best_bound is not None else None
     result.mip_gap = report.mip_gap
     result.allocations = _allocations(m, x)
     result.leases = _leases(m, x)
     result.site_power = _site_power(m, result.allocations)
+    if with_fees(m.instance):
+        result.lease_ends = lease_ends(m, x)
     return result
+
+
+def with_fees(inst) -> bool:
+    """Whether the breakdown carries termination fees: some lease gives the operator a right to end it."""
+    return any(lease.termination is not None for lease in inst.leases)
+
+
+def lease_ends(m: PlanModel, x: np.ndarray) -> list[dict]:
+    """Accepted leases that end before their term: by the operator (an end binary set), else by the lessee."""
+    out = []
+    for k, ends in m.ends.items():
+        chosen = ends.choices[x[ends.end] > 0.5]
+        if len(chosen):
+            out.append({"lease": m.instance.leases[k].name, "period": int(chosen[0]), "by": "operator"})
+        elif ends.exit is not None and x[m.accepted[k]] > 0.5:
+            out.append({"lease": m.instance.leases[k].name, "period": int(ends.exit), "by": "lessee"})
+    return out
 
 
 def _allocations(m: PlanModel, x: np.ndarray) -> pd.DataFrame:
@@ -119,9 +150,11 @@ def _leases(m: PlanModel, x: np.ndarray) -> pd.DataFrame:
         cols = cells["var"].to_numpy()
         gpus = int(round(float(x[cols] @ m.node_gpus[cells["g"].to_numpy()])))
         accepted = x[m.accepted[k]] > 0.5 if (lease.signed or lease.payment_per_period is not None) else gpus > 0
+        ends = m.ends.get(k)
+        own = np.unique(np.r_[cols, m.accepted[k], [] if ends is None else np.r_[ends.end, ends.held["var"]]]).astype(np.int64)
         rows.append({
             "name": lease.name, "lessee": lease.lessee or lease.name, "accepted": bool(accepted), "gpus": gpus,
-            "revenue": float(revenue[cols] @ x[cols] + revenue[m.accepted[k]] * x[m.accepted[k]]),
+            "revenue": float(revenue[own] @ x[own]),
         })
     return pd.DataFrame(rows, columns=["name", "lessee", "accepted", "gpus", "revenue"])
 

@@ -632,6 +632,10 @@ def check(instance: Instance, result: dict, rel_tol: float = 1e-6) -> list[Viola
     found = list(status(result))
     if found or result["status"] not in WITH_SOLUTION:
         return found
+    if instance.uncertainty is not None or any(lease.termination is not None for lease in instance.leases):
+        from planner.verify_scenarios import check_scenarios  # it checks each scenario with check()
+
+        return check_scenarios(instance, result, rel_tol)
     found, plan = _build_plan(instance, result, rel_tol)
     for rule in RULES:
         found += rule(plan)

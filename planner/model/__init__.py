@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from planner.instance import Instance
 from planner.model import constraints as c
 from planner.model import objective as o
@@ -11,9 +13,11 @@ from planner.model.sets import PlanModel, create_sets
 __all__ = ["LinearModel", "PlanModel", "build_model"]
 
 
-def build_model(instance: Instance, bound_scale: float = 1.0) -> PlanModel:
-    """Allocation variables, then every rule of SPEC sections 3-4, then the objective terms."""
-    m = create_sets(instance, bound_scale)  # granularity (3.3): integer node variables
+def build_model(instance: Instance, bound_scale: float = 1.0, alloc: pd.DataFrame | None = None,
+                exits: dict[int, int] | None = None, reveal: int = 0) -> PlanModel:
+    """Allocation variables, then every rule of SPEC sections 3-4 (and 6's lease ends), then the
+    objective terms. The keyword arguments are create_sets'; a scenario of an instance passes them."""
+    m = create_sets(instance, bound_scale, alloc, exits, reveal)  # granularity (3.3): integer node variables
     c.define_inventory(m)  # 3.1
     c.define_power(m)  # 3.2
     c.define_training_placement(m)
@@ -25,10 +29,12 @@ def build_model(instance: Instance, bound_scale: float = 1.0) -> PlanModel:
     c.define_inference_capacity(m)
     c.define_lease_size(m)
     c.define_lease_signed(m)
+    c.define_lease_ends(m)
     c.define_lease_whole_sites(m)
     c.define_lease_groups(m)
     o.define_lease_revenue(m)
     o.define_training_value(m)
     o.define_inference_value(m)
     o.define_energy_cost(m)
+    o.define_termination_fees(m)
     return m

@@ -213,14 +213,17 @@ def define_lease_signed(m: PlanModel) -> None:
 
 def define_lease_whole_sites(m: PlanModel) -> None:
     """whole_sites: accepted => the lease holds every usable node of its generations at its sites in
-    every term period (x[g,s] = N[g,s,t] * a), and nothing else runs there:
-    sum of other consumers' x[g',s,t] + N[g',s,t] * a <= N[g',s,t] for every generation g'."""
+    every term period (x[g,s] = N[g,s,t] * a), and nothing else runs there while it runs:
+    sum of other consumers' x[g',s,t] + N[g',s,t] * active[t] <= N[g',s,t] for every generation g',
+    where active[t] = a - (ended by t), and no row from the lessee's exit on."""
     inst = m.instance
     u = m.usage
     for k, lease in enumerate(inst.leases):
         if not lease.whole_sites:
             continue
-        gens, sites, window = inst.allowed_generations(lease), inst.allowed_sites(lease), list(inst.window(lease))
+        ends = m.ends.get(k)
+        stop = inst.window(lease).stop if ends is None or ends.exit is None else ends.exit
+        gens, sites, window = inst.allowed_generations(lease), inst.allowed_sites(lease), list(range(inst.window(lease).start, stop))
         gi, si, ti = np.nonzero(m.nodes[np.ix_(gens, sites, window)])
         g, s, t = (np.asarray(v, dtype=np.int64)[i] for v, i in ((gens, gi), (sites, si), (window, ti)))
         cells = m.cells("lease", k)
@@ -239,12 +242,47 @@ def define_lease_whole_sites(m: PlanModel) -> None:
         og, os_, ot = (others[c].to_numpy() for c in ("g", "s", "t"))
         rows, first = _keyed_rows(og, os_, ot)
         cap = m.nodes[og[first], os_[first], ot[first]]
+        r, c, v = _active(m, k, ot[first])
         m.lm.add_constraints(
-            "lease_whole_sites_exclusive", np.r_[rows, np.arange(len(first))],
-            np.r_[others["var"].to_numpy(), np.full(len(first), m.accepted[k])],
-            np.r_[np.ones(len(others)), cap], -INF, cap,
+            "lease_whole_sites_exclusive", np.r_[rows, r], np.r_[others["var"].to_numpy(), c],
+            np.r_[np.ones(len(others)), cap[r] * v], -INF, cap,
             keys=pd.DataFrame({"lease": k, "g": og[first], "s": os_[first], "t": ot[first]}),
         )
+
+
+def _active(m: PlanModel, k: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lease k runs in period t[i] (1) or not (0), as (entry, col, coef) triples: a - sum of ends <= t."""
+    n = np.arange(len(t))
+    ends = m.ends.get(k)
+    if ends is None:
+        return n, np.full(len(t), m.accepted[k]), np.ones(len(t))
+    i, j = ends.ended_by(t)
+    return np.r_[n, i], np.r_[np.full(len(t), m.accepted[k]), ends.end[j]], np.r_[np.ones(len(t)), -np.ones(len(i))]
+
+
+def define_lease_ends(m: PlanModel) -> None:
+    """A lease that may end early (SPEC section 6): at most one end, and only if accepted (sum e <= a);
+    held[g,s,t] = block[g,s] while it runs, 0 once ended: held <= block, held <= ub * (1 - ended by t),
+    held >= block - ub * (ended by t) before the lessee's exit (held's bound is 0 from the exit on)."""
+    for k, ends in m.ends.items():
+        m.lm.add_constraints("lease_end_once", np.zeros(len(ends.end) + 1), np.r_[ends.end, m.accepted[k]],
+                             np.r_[np.ones(len(ends.end)), -1.0], -INF, 0.0, n_rows=1)
+        h = ends.held
+        n, hv, cell, ub = len(h), h["var"].to_numpy(), h["cell"].to_numpy(), h["ub"].to_numpy()
+        keys = h[["g", "s", "t"]].assign(lease=k)
+        m.lm.add_constraints("lease_held_within_block", np.r_[np.arange(n), np.arange(n)], np.r_[hv, cell],
+                             np.r_[np.ones(n), -np.ones(n)], -INF, 0.0, keys=keys)
+        i, j = ends.ended_by(h["t"].to_numpy())
+        m.lm.add_constraints("lease_held_zero_once_ended", np.r_[np.arange(n), i], np.r_[hv, ends.end[j]],
+                             np.r_[np.ones(n), ub[i]], -INF, ub, n_rows=n, keys=keys)
+        live = np.flatnonzero(ub > 0)
+        keep = np.isin(i, live)
+        row = np.full(n, -1)
+        row[live] = np.arange(len(live))
+        m.lm.add_constraints("lease_held_block_while_running", np.r_[row[live], row[live], row[i[keep]]],
+                             np.r_[hv[live], cell[live], ends.end[j[keep]]],
+                             np.r_[np.ones(len(live)), -np.ones(len(live)), ub[i[keep]]], 0.0, INF, n_rows=len(live),
+                             keys=keys.iloc[live].reset_index(drop=True))
 
 
 def define_lease_groups(m: PlanModel) -> None:

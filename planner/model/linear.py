@@ -89,7 +89,7 @@ class LinearModel:
         vec = self.objective_terms.get(term, np.zeros(0))
         return np.concatenate([vec, np.zeros(self.n_vars - vec.size)])
 
-    def objective(self, costs: tuple[str, ...] = ("energy_cost", "relaxation")) -> np.ndarray:
+    def objective(self, costs: tuple[str, ...] = ("energy_cost", "termination_fees", "relaxation")) -> np.ndarray:
         """c: the sum of all value terms minus the cost terms."""
         c = np.zeros(self.n_vars)
         for term in self.objective_terms:

@@ -17,19 +17,27 @@ def _window_weight(m: PlanModel, consumer) -> float:
 
 
 def define_lease_revenue(m: PlanModel) -> None:
-    """Per GPU-hour: GPUs * price * H per period of the term; fixed: payment_per_period * a per period."""
-    H = m.instance.horizon.period_hours
-    for k, lease in enumerate(m.instance.leases):
-        weight = _window_weight(m, lease)
+    """Per GPU-hour: held GPUs * price * H in each period it runs; fixed: payment_per_period per period
+    it runs (a, less the periods after an end: -payment on each end binary for the periods it cuts)."""
+    inst = m.instance
+    H = inst.horizon.period_hours
+    u = m.usage[m.usage["use"] == "lease"]
+    for k, lease in enumerate(inst.leases):
+        ends = m.ends.get(k)
         if lease.payment_per_period is not None:
-            m.lm.add_objective("lease_revenue", [m.accepted[k]], [weight * lease.payment_per_period])
+            window = np.arange(inst.window(lease).start, inst.window(lease).stop if ends is None or ends.exit is None else ends.exit)
+            m.lm.add_objective("lease_revenue", [m.accepted[k]], [m.weights[window].sum() * lease.payment_per_period])
+            if ends is not None and len(ends.choices):
+                cut = (m.weights[window][None, :] * (window[None, :] >= ends.choices[:, None])).sum(axis=1)
+                m.lm.add_objective("lease_revenue", ends.end, -cut * lease.payment_per_period)
             continue
-        cells = m.cells("lease", k)
+        rows = u[u["consumer"] == k]
+        g = rows["g"].to_numpy()
         price = lease.price_per_gpu_hour
-        names = [m.instance.generations[g].name for g in cells["g"]]
-        per_gpu = np.array([price[n] for n in names]) if isinstance(price, dict) else np.full(len(cells), price)
-        coef = weight * H * per_gpu * m.node_gpus[cells["g"].to_numpy()]
-        m.lm.add_objective("lease_revenue", cells["var"].to_numpy(), coef)
+        names = [inst.generations[i].name for i in g]
+        per_gpu = np.array([price[n] for n in names]) if isinstance(price, dict) else np.full(len(rows), price)
+        coef = m.weights[rows["t"].to_numpy()] * H * per_gpu * m.node_gpus[g]
+        m.lm.add_objective("lease_revenue", rows["var"].to_numpy(), coef)
 
 
 def define_training_value(m: PlanModel) -> None:
@@ -60,3 +68,11 @@ def define_energy_cost(m: PlanModel) -> None:
     price = np.array([site.energy_price_per_mwh for site in inst.sites])
     coef = m.weights[t] * inst.horizon.period_hours * price[s] * m.node_mw[g, s]
     m.lm.add_objective("energy_cost", u["var"].to_numpy(), coef)
+
+
+def define_termination_fees(m: PlanModel) -> None:
+    """SPEC section 6: an operator's end at e costs the lease's fee once, weighted by w_e."""
+    for k, ends in m.ends.items():
+        fee = m.instance.leases[k].termination.fee if m.instance.leases[k].termination else 0.0
+        if len(ends.choices):
+            m.lm.add_objective("termination_fees", ends.end, m.weights[ends.choices] * fee)

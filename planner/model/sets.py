@@ -16,6 +16,7 @@ import pandas as pd
 
 from planner.instance import Instance, Lease, TrainingRun
 from planner.model.linear import LinearModel
+from planner.scenarios import operator_ends
 
 USES = ("training", "inference", "lease")
 
@@ -36,6 +37,7 @@ class PlanModel:
     accepted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per lease
     units: dict = field(default_factory=dict)   # per training run: (cols, coefs) of its compute units
     served: list = field(default_factory=list)  # per inference pool: DataFrame var, pool, t, tier
+    ends: dict = field(default_factory=dict)    # per lease that may end early: LeaseEnds
     _cell_index: dict | None = None
 
     def cells(self, use: str, consumer: int) -> pd.DataFrame:
@@ -44,6 +46,22 @@ class PlanModel:
             self._cell_index = self.alloc.groupby(["use", "consumer"]).indices
         rows = self._cell_index.get((use, consumer), np.zeros(0, dtype=np.int64))
         return self.alloc.iloc[rows]
+
+
+@dataclass
+class LeaseEnds:
+    """A lease that may end before its term in this scenario (SPEC section 6). Its first-stage block
+    (the alloc columns) holds only while the lease runs, so each period gets a `held` column:
+    held = block before the end, 0 from it on."""
+
+    choices: np.ndarray   # periods the operator may end it at
+    end: np.ndarray       # one binary column per choice: the operator ends it there
+    exit: int | None      # the period the lessee ends it, if it does in this scenario
+    held: pd.DataFrame    # var (held nodes), cell (the block's column), g, s, t, ub
+
+    def ended_by(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(entry, choice) pairs with choice period <= t[entry]: sum of those end columns = ended by t."""
+        return np.nonzero(self.choices[None, :] <= np.asarray(t)[:, None])
 
 
 def _size_cap(inst: Instance, c: TrainingRun | Lease, gens: list[int]) -> np.ndarray:
@@ -96,23 +114,52 @@ def expand_periods(alloc: pd.DataFrame) -> pd.DataFrame:
     return rep.reset_index(drop=True)
 
 
-def create_sets(inst: Instance, bound_scale: float = 1.0) -> PlanModel:
+def create_sets(inst: Instance, bound_scale: float = 1.0, alloc: pd.DataFrame | None = None,
+                exits: dict[int, int] | None = None, reveal: int = 0) -> PlanModel:
     """Derive the fleet arrays and create one integer node variable per eligible cell.
 
     `bound_scale` > 1 loosens the node columns' bounds (and the big-M values built on them),
-    never the inventory rows: explain's capacity relaxation lets a consumer exceed the inventory."""
+    never the inventory rows: explain's capacity relaxation lets a consumer exceed the inventory.
+    `alloc` gives the cells instead (the scenarios of one instance share them, each with its own ub);
+    `exits` (lease index -> period) and `reveal` say when leases may end (SPEC section 6)."""
     nodes = inst.usable_nodes()
     gens, sites = inst.generations, inst.sites
     node_gpus = np.array([g.node_size for g in gens], dtype=float)
     it_mw = node_gpus * np.array([g.power_kw for g in gens]) / 1000.0
     node_mw = it_mw[:, None] * np.array([s.pue for s in sites])[None, :]
     lm = LinearModel()
-    alloc = allocation_table(inst, nodes * bound_scale if bound_scale != 1.0 else nodes)
+    if alloc is None:
+        alloc = allocation_table(inst, nodes * bound_scale if bound_scale != 1.0 else nodes)
+    alloc = alloc.reset_index(drop=True)
     alloc["var"] = lm.add_variables(
         "nodes", len(alloc), 0.0, alloc["ub"].to_numpy(), integer=True,
         keys=alloc[["use", "consumer", "g", "s", "t0", "t1"]],
     )
-    return PlanModel(
+    m = PlanModel(
         instance=inst, lm=lm, nodes=nodes, weights=inst.discount_weights(), node_gpus=node_gpus,
         node_mw=node_mw, alloc=alloc, usage=expand_periods(alloc),
     )
+    create_lease_ends(m, exits or {}, reveal)
+    return m
+
+
+def create_lease_ends(m: PlanModel, exits: dict[int, int], reveal: int) -> None:
+    """For each lease that may end early: its end binaries, and per-period held columns that replace
+    the block's column in the usage table (so inventory, power and energy see only the held periods)."""
+    u = m.usage
+    for k, lease in enumerate(m.instance.leases):
+        exit_ = exits.get(k)
+        choices = np.array([e for e in operator_ends(m.instance, lease, reveal) if exit_ is None or e < exit_], dtype=int)
+        if exit_ is None and not len(choices):
+            continue
+        end = m.lm.add_variables(f"lease_end[{lease.name}]", len(choices), 0.0, 1.0, integer=True,
+                                 keys=pd.DataFrame({"lease": k, "period": choices}))
+        rows = np.flatnonzero(((u["use"] == "lease") & (u["consumer"] == k)).to_numpy())
+        held = u.iloc[rows][["var", "g", "s", "t"]].rename(columns={"var": "cell"}).reset_index(drop=True)
+        held["ub"] = m.alloc["ub"].to_numpy()[held["cell"].to_numpy()]
+        if exit_ is not None:
+            held.loc[held["t"] >= exit_, "ub"] = 0.0
+        held["var"] = m.lm.add_variables(f"lease_held[{lease.name}]", len(held), 0.0, held["ub"].to_numpy(),
+                                         keys=held[["g", "s", "t"]].assign(lease=k))
+        u.loc[u.index[rows], "var"] = held["var"].to_numpy()
+        m.ends[k] = LeaseEnds(choices, end, exit_, held)
