@@ -14,7 +14,8 @@ from planner.instance import Instance, load_instance
 from planner.model import PlanModel, build_model
 from planner.model.linear import LinearModel
 from planner.relax_and_fix import relax_and_fix
-from planner.results import PlanResult, extract
+from planner.model.stochastic import build_stochastic
+from planner.results import PlanResult, extract, extract_scenarios
 from planner.solvers import HEURISTICS, SolveOptions, Solver, SolverReport, Status, get_solver
 from planner.solvers.base import relative_gap
 from planner.solvers.highs import HighsSolver
@@ -97,6 +98,9 @@ def solve(
     With `duals`, the result carries local shadow prices of site power and inventory.
     """
     inst = instance if isinstance(instance, Instance) else load_instance(instance)
+    if inst.uncertainty is not None:
+        return solve_scenarios(inst, solver, SolveOptions(time_limit=time_limit, gap=gap, threads=threads,
+                                                          verbose=verbose, progress=progress), check, duals)
     begin = time.perf_counter()
     m = build_model(inst)
     build_seconds = time.perf_counter() - begin
@@ -125,4 +129,24 @@ def solve(
         result.verified = True
     if duals and result.status.has_solution:
         result.shadow_prices = shadow_prices(m, report.x)
+    return result
+
+
+def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, check: bool = True,
+                    duals: bool = False) -> PlanResult:
+    """SPEC section 6: the extensive form (planner.model.stochastic) solved as one MILP, each scenario's
+    plan verified against its own instance, F recomputed."""
+    if duals:
+        raise ValueError("--duals is not available for an instance with uncertainty (shadow prices are per scenario)")
+    if solver.lower() in HEURISTICS:
+        raise ValueError(f"the {solver} heuristic does not plan under uncertainty; choose a MILP solver")
+    begin = time.perf_counter()
+    sm = build_stochastic(inst)
+    build_seconds = time.perf_counter() - begin
+    report = polish(sm.lm, get_solver(solver).solve(sm.lm, options))
+    report = best_of(report, None, None, options.gap)
+    result = extract_scenarios(sm, report, build_seconds)
+    if check and result.status.has_solution:
+        verify(inst, result.to_dict())
+        result.verified = True
     return result

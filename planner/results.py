@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner.model import PlanModel
+from planner.model.stochastic import StochasticModel
+from planner.risk import cvar, risk_objective
 from planner.solvers import SolverReport, Status
 
 SHADOW_PRICE_NOTE = "local: LP duals with the optimum's discrete decisions (placed, accepted, choices) fixed"
@@ -172,3 +174,44 @@ def _site_power(m: PlanModel, allocations: pd.DataFrame) -> pd.DataFrame:
     out["mw_available"] = out["site"].map({s.name: s.power_mw for s in inst.sites})
     out["headroom_mw"] = out["mw_available"] - out["mw_drawn"]
     return out
+
+
+def extract_scenarios(sm: StochasticModel, report: SolverReport, build_seconds: float = 0.0) -> PlanResult:
+    """The stacked solution as one result (SPEC section 6): objective F, expected breakdown and lease
+    revenues, the first-stage lease blocks, every allocation row with its scenario, and per scenario its
+    value, breakdown and lease ends."""
+    inst = sm.instance
+    result = PlanResult(instance=inst.name, status=report.status, solver=report.solver, solve_seconds=report.seconds,
+                        build_seconds=build_seconds, warnings=inst.warnings())
+    if not report.status.has_solution or report.x is None:
+        return result
+    x = np.where(sm.lm.integrality(), np.round(report.x), report.x)
+    parts = [extract(m, replace(report, x=sm.scenario_x(x, s))) for s, m in enumerate(sm.models)]
+    p = np.array([c.probability for c in sm.cases])
+    values = np.array([part.objective for part in parts])
+    unc = inst.uncertainty
+    alpha, weight = unc.cvar_alpha, unc.risk_weight
+    expected = float(p @ values)
+    result.objective = risk_objective(values, p, alpha, weight)
+    result.best_bound = None if report.best_bound is None else max(report.best_bound, result.objective)
+    result.mip_gap = report.mip_gap
+    terms = TERMS + (FEES,)
+    result.breakdown = {t: float(sum(pi * part.breakdown.get(t, 0.0) for pi, part in zip(p, parts))) for t in terms}
+    leases = parts[0].leases.copy()
+    leases["revenue"] = sum(pi * part.leases["revenue"].to_numpy() for pi, part in zip(p, parts))
+    result.leases = leases
+    result.allocations = pd.concat([part.allocations.assign(scenario=c.name) for part, c in zip(parts, sm.cases)],
+                                   ignore_index=True)
+    result.site_power = pd.concat([part.site_power.assign(scenario=c.name) for part, c in zip(parts, sm.cases)],
+                                  ignore_index=True)
+    result.uncertainty = {
+        "expected_objective": expected,
+        **({"cvar": cvar(values, p, alpha)} if weight > 0 else {}),
+        "scenarios": [
+            {"name": c.name, "probability": c.probability, "objective": float(part.objective),
+             "breakdown": {t: float(part.breakdown.get(t, 0.0)) for t in terms},
+             "lease_ends": lease_ends(m, sm.scenario_x(x, s))}
+            for s, (c, m, part) in enumerate(zip(sm.cases, sm.models, parts))
+        ],
+    }
+    return result

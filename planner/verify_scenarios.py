@@ -26,7 +26,8 @@ def cvar(values: np.ndarray, probabilities: np.ndarray, alpha: float) -> float:
 
 
 def risk_objective(values: np.ndarray, probabilities: np.ndarray, alpha: float, weight: float) -> float:
-    """F(V) = (1 - w) E[V] + w CVaR_alpha(V) (SPEC section 6)."""
+    """F(V) = (1 - w) E[V] + w CVaR_alpha(V) (SPEC section 6), recomputed here from the definition (the
+    result's own F comes from planner.risk, which sorts the tail instead)."""
     expected = float(probabilities @ values)
     return expected if weight == 0 else (1 - weight) * expected + weight * cvar(values, probabilities, alpha)
 
