@@ -14,6 +14,7 @@ from planner.instance import Instance, load_instance
 from planner.model import PlanModel, build_model
 from planner.model.linear import LinearModel
 from planner.relax_and_fix import relax_and_fix
+from planner.metrics import value_of_information
 from planner.model.stochastic import build_stochastic
 from planner.results import PlanResult, extract, extract_scenarios
 from planner.solvers import HEURISTICS, SolveOptions, Solver, SolverReport, Status, get_solver
@@ -86,6 +87,7 @@ def solve(
     duals: bool = False,
     progress: bool = False,
     warm_start: bool = True,
+    metrics: bool = False,
 ) -> PlanResult:
     """Build the SPEC's MILP, solve it and verify the plan independently.
 
@@ -96,11 +98,15 @@ def solve(
     time counts in `solve_seconds` and against `time_limit`.
     Raises `VerificationError` if the plan breaks any SPEC rule (it is never returned silently).
     With `duals`, the result carries local shadow prices of site power and inventory.
+    An instance with `uncertainty` (SPEC section 6) is solved as its extensive form; `metrics` adds
+    EVPI and VSS (one more solve per scenario).
     """
     inst = instance if isinstance(instance, Instance) else load_instance(instance)
     if inst.uncertainty is not None:
         return solve_scenarios(inst, solver, SolveOptions(time_limit=time_limit, gap=gap, threads=threads,
-                                                          verbose=verbose, progress=progress), check, duals)
+                                                          verbose=verbose, progress=progress), check, duals, metrics)
+    if metrics:
+        raise ValueError("metrics (EVPI, VSS) need an instance with `uncertainty` (SPEC section 6)")
     begin = time.perf_counter()
     m = build_model(inst)
     build_seconds = time.perf_counter() - begin
@@ -133,7 +139,7 @@ def solve(
 
 
 def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, check: bool = True,
-                    duals: bool = False) -> PlanResult:
+                    duals: bool = False, metrics: bool = False) -> PlanResult:
     """SPEC section 6: the extensive form (planner.model.stochastic) solved as one MILP, each scenario's
     plan verified against its own instance, F recomputed."""
     if duals:
@@ -149,4 +155,8 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, check: b
     if check and result.status.has_solution:
         verify(inst, result.to_dict())
         result.verified = True
+    if metrics and result.status.has_solution:
+        found = value_of_information(inst, result.objective, solver, replace(options, progress=False))
+        result.uncertainty |= {"evpi": found["evpi"], "vss": found["vss"]}
+        result.warnings += found["notes"]
     return result

@@ -82,13 +82,20 @@ def cli() -> None:
 @click.option("--duals", is_flag=True, help="Add shadow prices of site power and inventory (local LP duals).")
 @click.option("--progress/--no-progress", default=None,
               help="Incumbent, bound, gap and time on stderr while solving [default: when stderr is a terminal].")
+@click.option("--metrics", is_flag=True, help="With scenarios (SPEC section 6): add EVPI and VSS (one more solve per scenario).")
 def solve(instance: str, solver: str, time_limit: float | None, gap: float, threads: int | None,
-          fmt: str, output: str | None, verbose: bool, duals: bool, progress: bool | None) -> None:
+          fmt: str, output: str | None, verbose: bool, duals: bool, progress: bool | None, metrics: bool) -> None:
     """Solve INSTANCE (YAML or JSON) and print the optimal, verified plan."""
     inst = read_instance(instance)
+    if metrics and inst.uncertainty is None:
+        fail(f"{instance}: --metrics needs scenarios (an `uncertainty` section, SPEC section 6)", EXIT_BAD_INPUT)
+    if (duals or solver.lower() in HEURISTICS) and inst.uncertainty is not None:
+        fail(f"{instance}: {'--duals' if duals else '--solver ' + solver} is not available for an instance with "
+             f"scenarios (SPEC section 6)", EXIT_BAD_INPUT)
     try:
         result = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, threads=threads, verbose=verbose,
-                            duals=duals, progress=sys.stderr.isatty() if progress is None else progress)
+                            duals=duals, progress=sys.stderr.isatty() if progress is None else progress,
+                            metrics=metrics)
     except VerificationError as err:
         fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}", EXIT_NO_PLAN)
     emit(render(result, inst, fmt), output, [instance])

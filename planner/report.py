@@ -12,7 +12,7 @@ from rich.table import Table
 
 from planner.evaluate import OfferEvaluation
 from planner.instance import Instance
-from planner.results import ALLOCATION_COLUMNS, PlanResult
+from planner.results import PlanResult
 
 
 @dataclass
@@ -110,6 +110,10 @@ def shadow_prices(result: PlanResult, inst: Instance) -> list[Section]:
 
 def sections(result: PlanResult, inst: Instance) -> list[Section]:
     """The plan as a planner reads it: status, value, split, power, leases, shadow prices, warnings."""
+    if result.uncertainty is not None:
+        from planner.scenario_report import scenario_sections  # it builds on this module's sections
+
+        return scenario_sections(result, inst)
     out = [summary(result, inst)]
     if result.status.has_solution:
         out += [breakdown(result, inst), split(result, inst), power(result, inst)]
@@ -162,7 +166,7 @@ def _jsonable(value: object) -> object:
 
 def render(result: PlanResult, inst: Instance, fmt: str) -> str:
     if fmt == "csv":
-        return result.allocations[ALLOCATION_COLUMNS].to_csv(index=False)
+        return result.allocations[result.allocation_columns()].to_csv(index=False)
     return render_document(result.to_dict(), sections(result, inst), fmt)
 
 

@@ -53,7 +53,7 @@ class PlanResult:
             "allocations": [
                 {**row, "period": int(row["period"]), "gpus": int(row["gpus"]),
                  "consumer": None if pd.isna(row["consumer"]) else row["consumer"]}
-                for row in self.allocations[self._allocation_columns()].to_dict("records")
+                for row in self.allocations[self.allocation_columns()].to_dict("records")
             ],
             "leases": [
                 {"name": r["name"], "accepted": bool(r["accepted"]), "gpus": int(r["gpus"]), "revenue": float(r["revenue"])}
@@ -71,7 +71,7 @@ class PlanResult:
         return out
 
 
-    def _allocation_columns(self) -> list[str]:
+    def allocation_columns(self) -> list[str]:
         return ALLOCATION_COLUMNS + (["scenario"] if "scenario" in self.allocations else [])
 
 

@@ -104,18 +104,21 @@ def scenario_problems(inst: Instance) -> list[tuple[str, str]]:
             if not window.start <= e < window.stop:
                 problems.append((f"{where}.lessee_exits.{name}", f"{label}: period {e} is outside the lease's term "
                                  f"[{window.start}, {window.stop})"))
-        bad = False
-        for path in sc.set:
+        settable = {}
+        for path, value in sc.set.items():
             if _shared(path):
                 problems.append((f"{where}.set.{path}", f"{label}: {path} is shared by all scenarios and may not be set"))
-                bad = True
-        if bad:
+                continue
+            try:
+                set_path(base, path, value)
+            except ValueError as err:  # an unknown path
+                problems.append((f"{where}.set.{path}", f"{label}: {err}"))
+                continue
+            settable[path] = value
+        if len(settable) < len(sc.set):
             continue
         try:
-            own = _scenario_instance(base, sc.set, label)
-        except ValueError as err:  # an unknown path
-            problems.append((f"{where}.set", f"{label}: {err}"))
-            continue
+            own = _scenario_instance(base, settable, label)
         except InstanceError as err:
             problems += [(f"{where}.set", f"{label}: {path or '(top level)'}: {msg}") for path, msg in err.problems]
             continue

@@ -1,0 +1,88 @@
+"""EVPI and VSS (SPEC section 6): what knowing the future would be worth, and what planning for it is
+worth, each from one more solve per scenario.
+
+- EVPI = F(V*) - F(plan), V*_s the optimum of scenario s alone (its exits, reveal period 0).
+- VSS = F(plan) - F(V'), V' the plan that keeps the first stage of the file's instance solved without
+  `uncertainty` and re-optimises the rest in each scenario (None, with a note, where that is infeasible).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from planner.instance import Instance, parse_instance
+from planner.model.stochastic import StochasticModel, build_stochastic, shared_cells
+from planner.results import PlanResult, extract_scenarios
+from planner.risk import risk_objective
+from planner.scenarios import reveal_period
+from planner.solvers import SolveOptions, get_solver
+
+
+def alone(inst: Instance, name: str, reveal: int = 0) -> Instance:
+    """Scenario `name` as an instance of its own: probability 1, its `set` and exits, the given reveal period."""
+    scenario = next(sc for sc in inst.uncertainty.scenarios if sc.name == name)
+    data = inst.model_dump()
+    data["uncertainty"] = {"scenarios": [{**scenario.model_dump(), "probability": 1.0}], "reveal_period": reveal}
+    return parse_instance(data, f"{inst.name} (scenario {name})")
+
+
+def perfect_information_value(data: dict, name: str, solver: str, gap: float) -> float | None:
+    """V*_s: the optimum of one scenario known in advance (module level: it runs in worker processes)."""
+    from planner.api import solve
+
+    result = solve(alone(parse_instance(data), name), solver=solver, gap=gap)
+    return result.objective if result.status.has_solution else None
+
+
+def value_of_information(inst: Instance, plan_objective: float, solver: str, options: SolveOptions) -> dict[str, Any]:
+    """{"evpi", "vss", "notes"} for an instance with `uncertainty` whose optimal plan is worth `plan_objective`."""
+    from planner.api import solve
+
+    unc = inst.uncertainty
+    p = np.array([sc.probability for sc in unc.scenarios])
+    data = inst.model_dump()
+    best = [perfect_information_value(data, sc.name, solver, options.gap) for sc in unc.scenarios]
+    notes = [f"scenario {sc.name} alone has no plan: EVPI undefined" for sc, v in zip(unc.scenarios, best) if v is None]
+    evpi = None if notes else risk_objective(np.array(best), p, unc.cvar_alpha, unc.risk_weight) - plan_objective
+    plain = inst.model_copy(update={"uncertainty": None})
+    base = solve(plain, solver=solver, gap=options.gap, time_limit=options.time_limit)
+    if not base.status.has_solution:
+        return {"evpi": evpi, "vss": None, "notes": [*notes, "the instance without uncertainty has no plan: VSS undefined"]}
+    kept, missing = keep_first_stage(inst, base, solver, options)
+    if missing is not None:
+        return {"evpi": evpi, "vss": None,
+                "notes": [*notes, f"scenario {missing}: the first stage of the plan without uncertainty is infeasible, VSS undefined"]}
+    return {"evpi": evpi, "vss": plan_objective - kept, "notes": notes}
+
+
+def keep_first_stage(inst: Instance, plan: PlanResult, solver: str, options: SolveOptions) -> tuple[float | None, str | None]:
+    """F of the best plan whose first stage is `plan`'s; or (None, the scenario where that first stage
+    has no completion)."""
+    sm = build_stochastic(inst)
+    report = get_solver(solver).solve(sm.lm.with_fixed(sm.first_stage, first_stage_values(sm, plan)), options)
+    if report.status.has_solution:
+        return extract_scenarios(sm, report).objective, None
+    for sc in inst.uncertainty.scenarios:
+        one = build_stochastic(alone(inst, sc.name, reveal_period(inst)))
+        fixed = one.lm.with_fixed(one.first_stage, first_stage_values(one, plan))
+        if not get_solver(solver).solve(fixed, options).status.has_solution:
+            return None, sc.name
+    return None, "(all together)"
+
+
+def first_stage_values(sm: StochasticModel, plan: PlanResult) -> np.ndarray:
+    """The values of sm's first-stage columns (shared cells in nodes, then lease acceptance) in a plan of
+    the same fleet, read from its allocation rows: a cell's GPUs in its first period / node size."""
+    inst = sm.instance
+    cells = sm.models[0].alloc
+    shared = cells[shared_cells(inst, cells, reveal_period(inst))]
+    rows = plan.allocations
+    names = {"training": [c.name for c in inst.training], "inference": [c.name for c in inst.inference],
+             "lease": [c.name for c in inst.leases]}
+    gpus = rows.groupby(["use", "consumer", "site", "generation", "period"])["gpus"].sum().to_dict()
+    nodes = [gpus.get((use, names[use][k], inst.sites[s].name, inst.generations[g].name, t0), 0)
+             / inst.generations[g].node_size for use, k, g, s, t0 in shared[["use", "consumer", "g", "s", "t0"]].itertuples(index=False)]
+    accepted = plan.leases.set_index("name")["accepted"].reindex(names["lease"]).fillna(False).astype(float)
+    return np.r_[nodes, accepted.to_numpy()]

@@ -1,0 +1,229 @@
+"""SPEC section 6 on tiny instances whose optimum is derived by hand (in each test's docstring), plus
+the identities the section implies and the errors it requires."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner import parse_instance, solve
+from planner.instance import InstanceError
+from planner.verify import check
+
+ROOT = Path(__file__).resolve().parents[1]
+G = [{"name": "G", "power_kw": 1, "node_size": 1, "train_speed": 1, "infer_speed": 1}]
+SITE = [{"name": "S", "power_mw": 1, "inventory": {"G": 10}}]
+
+
+def instance(**parts) -> dict:
+    return {"name": "t", "horizon": {"periods": 4, "period_hours": 1}, "generations": G, "sites": SITE, **parts}
+
+
+# A lease worth 2/GPU-hour over 4 periods that the operator may end from period 2 for a fee of 5, and a
+# training run in periods 2-3 worth 5/unit-hour: ending the lease at 2 gives 2*10*2 + 5*10*2 - 5 = 135.
+LATE_RUN = [{"name": "late", "value_per_unit_hour": 5, "periods": [2, 4]}]
+ENDABLE = {"name": "A", "price_per_gpu_hour": 2, "max_gpus": 10, "all_or_nothing": True,
+           "termination": {"earliest_period": 2, "fee": 5}}
+THREE = {"reveal_period": 1, "risk_weight": 0.5, "cvar_alpha": 0.5, "scenarios": [
+    {"name": "boom", "probability": 0.5},
+    {"name": "bust", "probability": 0.3, "set": {"training.late.value_per_unit_hour": 1}},
+    {"name": "exit", "probability": 0.2, "set": {"training.late.value_per_unit_hour": 1}, "lessee_exits": {"A": 1}},
+]}
+
+
+def scenario_values(result) -> dict[str, float]:
+    return {s["name"]: s["objective"] for s in result.to_dict()["scenarios"]}
+
+
+def test_termination_fee_in_a_plain_solve():
+    """Without uncertainty the right may be used too: end at 2, pay 5 -> 40 + 100 - 5 = 135 (keeping it: 80)."""
+    r = solve(parse_instance(instance(training=LATE_RUN, leases=[ENDABLE])))
+    d = r.to_dict()
+    assert r.objective == pytest.approx(135)
+    assert d["lease_ends"] == [{"lease": "A", "period": 2, "by": "operator"}]
+    assert d["breakdown"]["termination_fees"] == pytest.approx(5)
+
+
+def test_notice_moves_the_earliest_end():
+    """notice 3: an end at e is decided at e - 3 >= 0, so e >= 3. Against serving worth 5/unit in periods
+    2-3: end at 3 -> 2*10*3 + 5*10 - 5 = 105 (keep: 80; reject: serve both periods, 100)."""
+    lease = {**ENDABLE, "termination": {"earliest_period": 2, "fee": 5, "notice_periods": 3}}
+    pool = [{"name": "late", "periods": [2, 4], "demand": [{"units": 10, "value_per_unit_hour": 5}]}]
+    r = solve(parse_instance(instance(inference=pool, leases=[lease])))
+    assert r.objective == pytest.approx(105)
+    assert r.to_dict()["lease_ends"] == [{"lease": "A", "period": 3, "by": "operator"}]
+
+
+def test_three_scenarios_with_an_exit_and_cvar():
+    """Accept A (first stage). boom: end at 2 -> 135. bust (training worth 1): keep -> 80. exit (lessee leaves
+    at 1): 20 + 2*10*1 = 40, free of fee. E = 67.5 + 24 + 8 = 99.5; CVaR_0.5 = (0.2*40 + 0.3*80)/0.5 = 64;
+    F = 0.5*99.5 + 0.5*64 = 81.75. Rejecting A: V = (100, 20, 20), E = 60, CVaR = 20, F = 40."""
+    r = solve(parse_instance(instance(training=LATE_RUN, leases=[ENDABLE], uncertainty=THREE)))
+    d = r.to_dict()
+    assert r.verified and r.objective == pytest.approx(81.75)
+    assert d["expected_objective"] == pytest.approx(99.5) and d["cvar"] == pytest.approx(64)
+    assert scenario_values(r) == pytest.approx({"boom": 135, "bust": 80, "exit": 40})
+    ends = {s["name"]: s["lease_ends"] for s in d["scenarios"]}
+    assert ends == {"boom": [{"lease": "A", "period": 2, "by": "operator"}], "bust": [],
+                    "exit": [{"lease": "A", "period": 1, "by": "lessee"}]}
+    assert d["leases"][0]["gpus"] == 10 and d["leases"][0]["revenue"] == pytest.approx(0.5 * 40 + 0.3 * 80 + 0.2 * 20)
+    assert {row["scenario"] for row in d["allocations"]} == {"boom", "bust", "exit"}
+
+
+def test_cvar_splits_the_boundary_scenario():
+    """alpha 0.6: the worst 40% is all of exit (0.2, V 40) and 0.2 of bust's 0.3 (V 80): (8 + 16)/0.4 = 60."""
+    unc = {**THREE, "cvar_alpha": 0.6}
+    d = solve(parse_instance(instance(training=LATE_RUN, leases=[ENDABLE], uncertainty=unc))).to_dict()
+    assert d["cvar"] == pytest.approx(60)
+    assert d["objective"] == pytest.approx(0.5 * 99.5 + 0.5 * 60)
+
+
+# Two periods; a run over both worth v per unit-hour (scenario good: 5, bad: 0.5; the file says 1) and an
+# inference pool in period 1 only worth 3 per unit for up to 10 units.
+REVEAL = {
+    "name": "reveal", "horizon": {"periods": 2, "period_hours": 1}, "generations": G, "sites": SITE,
+    "training": [{"name": "r", "value_per_unit_hour": 1, "min_units": 10, "max_units": 10}],
+    "inference": [{"name": "i", "periods": [1, 2], "demand": [{"units": 10, "value_per_unit_hour": 3}]}],
+    "uncertainty": {"reveal_period": 0, "scenarios": [
+        {"name": "good", "probability": 0.5, "set": {"training.r.value_per_unit_hour": 5}},
+        {"name": "bad", "probability": 0.5, "set": {"training.r.value_per_unit_hour": 0.5}}]},
+}
+
+
+def with_reveal(period: int) -> dict:
+    data = copy.deepcopy(REVEAL)
+    data["uncertainty"]["reveal_period"] = period
+    return data
+
+
+def test_reveal_period_makes_a_training_run_first_stage():
+    """reveal 0: good trains (2*10*5 = 100), bad serves (10*3 = 30): E = 65. reveal 1: the run starts
+    before the reveal, so it is placed in both or neither: train -> (100, 10) = 55, not -> (30, 30)."""
+    assert solve(parse_instance(with_reveal(0))).objective == pytest.approx(65)
+    r = solve(parse_instance(with_reveal(1)))
+    assert r.objective == pytest.approx(55) and scenario_values(r) == pytest.approx({"good": 100, "bad": 10})
+
+
+def test_evpi_and_vss_by_hand():
+    """reveal 1: F = 55. Perfect information: V* = (100, 30), F = 65, EVPI = 10. The file's instance alone
+    (v = 1: training 20 < serving 30) does not train; keeping that: V' = (30, 30), F = 30, VSS = 25."""
+    d = solve(parse_instance(with_reveal(1)), metrics=True).to_dict()
+    assert d["evpi"] == pytest.approx(10) and d["vss"] == pytest.approx(25)
+
+
+def test_whole_site_lease_ended_early():
+    """A whole-site lease paying 10 a period over 4, endable from 2 for a fee of 1, against a run in periods
+    2-3 worth 2*10 a period: end at 2 -> 20 + 40 - 1 = 59 (keep: 40; reject: 40)."""
+    lease = {"name": "W", "payment_per_period": 10, "whole_sites": True, "termination": {"earliest_period": 2, "fee": 1}}
+    run = [{"name": "late", "value_per_unit_hour": 2, "periods": [2, 4]}]
+    r = solve(parse_instance(instance(training=run, leases=[lease])))
+    assert r.objective == pytest.approx(59)
+    assert r.to_dict()["lease_ends"] == [{"lease": "W", "period": 2, "by": "operator"}]
+
+
+def deterministic(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k != "uncertainty"}
+
+
+@pytest.mark.parametrize("base", [instance(training=LATE_RUN, leases=[ENDABLE]), deterministic(REVEAL)])
+def test_one_scenario_of_probability_one_is_the_deterministic_solve(base):
+    alone = {**base, "uncertainty": {"scenarios": [{"name": "only", "probability": 1}]}}
+    assert solve(parse_instance(alone)).objective == pytest.approx(solve(parse_instance(base)).objective)
+
+
+def test_identical_scenarios_are_the_deterministic_solve():
+    base = instance(training=LATE_RUN, leases=[ENDABLE])
+    same = {**base, "uncertainty": {"risk_weight": 0.7, "scenarios": [
+        {"name": n, "probability": p} for n, p in (("a", 0.2), ("b", 0.3), ("c", 0.5))]}}
+    assert solve(parse_instance(same)).objective == pytest.approx(135)
+
+
+@pytest.mark.parametrize("reveal", [0, 1])
+def test_evpi_and_vss_are_not_negative(reveal):
+    data = instance(training=LATE_RUN, leases=[ENDABLE], uncertainty={**THREE, "reveal_period": reveal})
+    d = solve(parse_instance(data), metrics=True).to_dict()
+    assert d["evpi"] >= -1e-6 and d["vss"] >= -1e-6
+
+
+# ----- the checker -------------------------------------------------------------------------------
+
+
+def test_checker_rejects_a_first_stage_that_differs():
+    inst = parse_instance(with_reveal(1))
+    d = solve(inst).to_dict()
+    rows = [r for r in d["allocations"] if not (r["scenario"] == "bad" and r["use"] == "training")]
+    rows += [{"period": t, "site": "S", "generation": "G", "use": "idle", "consumer": None, "gpus": 10, "scenario": "bad"}
+             for t in (0, 1)]
+    rules = {v.rule for v in check(inst, {**d, "allocations": rows})}
+    assert "first_stage" in rules or any("scenario bad" in v.message for v in check(inst, {**d, "allocations": rows}))
+
+
+def test_checker_rejects_an_operator_end_the_right_does_not_allow():
+    inst = parse_instance(instance(training=LATE_RUN, leases=[ENDABLE]))
+    d = solve(inst).to_dict()
+    bad = {**d, "lease_ends": [{"lease": "A", "period": 1, "by": "operator"}]}
+    assert any(v.rule == "lease_ends" for v in check(inst, bad))
+
+
+def test_checker_recomputes_f():
+    inst = parse_instance(instance(training=LATE_RUN, leases=[ENDABLE], uncertainty=THREE))
+    d = solve(inst).to_dict()
+    assert check(inst, d) == []
+    assert any(v.rule == "objective" for v in check(inst, {**d, "objective": d["expected_objective"]}))
+
+
+# ----- errors ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("change, where, words", [
+    (lambda u: u["scenarios"][0].update(probability=0.4), "uncertainty.scenarios", "add up to"),
+    (lambda u: u["scenarios"][1]["set"].update({"leases.A.max_gpus": 5}), "scenarios[1].set.leases.A.max_gpus", "'bust'"),
+    (lambda u: u["scenarios"][1]["set"].update({"horizon.periods": 5}), "scenarios[1].set.horizon.periods", "shared"),
+    (lambda u: u["scenarios"][1]["set"].update({"sites.nowhere.power_mw": 5}), "scenarios[1].set.sites.nowhere", "nowhere"),
+    (lambda u: u["scenarios"][1]["set"].update({"sites.S.power_mw": -5}), "scenarios[1].set", "power_mw"),
+    (lambda u: u["scenarios"][2]["lessee_exits"].update({"B": 1}), "scenarios[2].lessee_exits.B", "unknown lease"),
+    (lambda u: u["scenarios"][2]["lessee_exits"].update({"A": 9}), "scenarios[2].lessee_exits.A", "outside"),
+    (lambda u: u.update(reveal_period=9), "uncertainty.reveal_period", "outside"),
+    (lambda u: u.update(cvar_alpha=1), "uncertainty.cvar_alpha", "less than 1"),
+    (lambda u: u.update(risk_weight=-0.1), "uncertainty.risk_weight", "greater than or equal"),
+])
+def test_bad_scenarios_name_the_scenario_and_path(change, where, words):
+    unc = copy.deepcopy(THREE)
+    change(unc)
+    with pytest.raises(InstanceError) as err:
+        parse_instance(instance(training=LATE_RUN, leases=[ENDABLE], uncertainty=unc))
+    text = str(err.value)
+    assert where in text and words in text
+
+
+def test_earliest_period_outside_the_term_is_an_input_error():
+    lease = {**ENDABLE, "termination": {"earliest_period": 4}}
+    with pytest.raises(InstanceError, match=r"leases\[0\].termination.earliest_period"):
+        parse_instance(instance(leases=[lease]))
+
+
+def test_cli_bad_scenario_exits_2(tmp_path):
+    unc = copy.deepcopy(THREE)
+    unc["scenarios"][0]["probability"] = 0.1
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(instance(training=LATE_RUN, leases=[ENDABLE], uncertainty=unc)))
+    proc = subprocess.run([sys.executable, "-m", "planner", "solve", str(path)], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 2 and "add up to" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_metrics_and_csv_carry_scenarios(tmp_path):
+    path = tmp_path / "sc.json"
+    path.write_text(json.dumps(with_reveal(1)))
+    out = subprocess.run([sys.executable, "-m", "planner", "solve", str(path), "--metrics", "--format", "json"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["vss"] == pytest.approx(25)
+    csv = subprocess.run([sys.executable, "-m", "planner", "solve", str(path), "--format", "csv"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert csv.stdout.splitlines()[0].endswith(",scenario")
