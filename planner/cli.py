@@ -17,10 +17,12 @@ from planner.api import solve as solve_plan
 from planner import sweep as sweeps
 from planner.diff import diff_results, diff_sections
 from planner.evaluate import evaluate_offer
+from planner.evaluate_scenarios import evaluate_under_uncertainty
 from planner.files import write_atomic
 from planner.explain import explain as explain_plan
 from planner.instance import Instance, InstanceError, Lease, decode, load_instance, parse_instance
 from planner.report import evaluation_sections, render, render_document
+from planner.scenario_report import evaluation_sections as scenario_evaluation_sections
 from planner.solvers import ALIASES, HEURISTICS, SOLVERS
 from planner.verify import VerificationError, check
 
@@ -163,11 +165,15 @@ def evaluate(instance: str, offer: str | None, offer_file: str | None, solver: s
         fail(f"{instance}: leases: no lease named {offer!r} (known: {', '.join(l.name for l in inst.leases)})",
              EXIT_BAD_INPUT)
     try:
-        ev = evaluate_offer(inst, offer, solver=solver)
+        if inst.uncertainty is not None:
+            ev = evaluate_under_uncertainty(inst, offer, solver=solver)
+            parts = scenario_evaluation_sections(ev, inst)
+        else:
+            ev = evaluate_offer(inst, offer, solver=solver)
+            parts = evaluation_sections(ev, inst)
     except ValueError as err:  # nothing to compare against: the instance is infeasible without the offer
         fail(f"{instance}: {err}; run `planner explain {instance}`", EXIT_NO_PLAN)
-    emit(render_document(ev.to_dict(), evaluation_sections(ev, inst), fmt), output,
-         [instance, *([offer_file] if offer_file else [])])
+    emit(render_document(ev.to_dict(), parts, fmt), output, [instance, *([offer_file] if offer_file else [])])
 
 
 def read_json(path: str, what: str) -> dict:

@@ -210,7 +210,8 @@ def extract_scenarios(sm: StochasticModel, report: SolverReport, build_seconds: 
         "scenarios": [
             {"name": c.name, "probability": c.probability, "objective": float(part.objective),
              "breakdown": {t: float(part.breakdown.get(t, 0.0)) for t in terms},
-             "lease_ends": lease_ends(m, sm.scenario_x(x, s))}
+             "lease_ends": lease_ends(m, sm.scenario_x(x, s)),
+             "lease_revenue": dict(zip(part.leases["name"], part.leases["revenue"].astype(float)))}
             for s, (c, m, part) in enumerate(zip(sm.cases, sm.models, parts))
         ],
     }

@@ -57,3 +57,28 @@ def scenario_sections(result: PlanResult, inst: Instance) -> list[Section]:
     if result.warnings:
         out.append(Section("Warnings", pd.DataFrame({"warning": result.warnings})))
     return out
+
+
+def evaluation_sections(ev, inst: Instance) -> list[Section]:
+    """An offer under uncertainty: the decision on F, then what it is worth in each scenario."""
+    cur = inst.currency
+    block = "-" if ev.block_gpus is None else f"{ev.block_gpus:,} GPUs"
+    rows = [
+        ("decision", f"{ev.decision} {ev.offer} (block {block})"),
+        ("value on F (accepted - rejected)", money(ev.value, cur)),
+        ("F accepted / rejected", f"{money(ev.objective_accepted, cur)} / {money(ev.objective_rejected, cur)}"),
+        ("probability that accepting loses", "-" if ev.probability_of_loss is None else f"{ev.probability_of_loss:.0%}"),
+        (f"break-even price {ev.price_unit} (block {block})",
+         "-" if ev.break_even_price is None else f"{ev.break_even_price:,.4g}"
+         + ("" if ev.break_even_checked else " (not confirmed by re-solves at +-0.1%)")),
+    ]
+    if ev.termination_right_value is not None:
+        rows.append(("value of the termination right", money(ev.termination_right_value, cur)))
+    out = [Section(f"Offer {ev.offer} under uncertainty", pd.DataFrame(rows, columns=["", "value"]))]
+    if ev.scenarios:
+        frame = pd.DataFrame(ev.scenarios).assign(**{
+            k: lambda f, k=k: f[k].map(lambda v: money(v, cur)) for k in ("accepted", "rejected", "value")})
+        out.append(Section("Value of the offer in each scenario", frame.rename(columns={"name": "scenario"})))
+    if ev.notes:
+        out.append(Section("Notes", pd.DataFrame({"warning": ev.notes})))
+    return out

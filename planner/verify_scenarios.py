@@ -224,11 +224,16 @@ def _objective(inst: Instance, result: dict, all_cases: list[Case], values: np.n
         wanted["expected_objective"] = float(p @ values)
         if weight > 0:
             wanted["cvar"] = cvar(values, p, alpha)
-        for case, entry_value in zip(all_cases, values):
+        for case, entry_value, own in zip(all_cases, values, revenue):
             listed = next(e for e in result["scenarios"] if e.get("name") == case.name)
             if differs(listed.get("objective"), entry_value):
                 yield Violation("scenarios.objective", f"scenario {case.name}: objective {listed.get('objective')!r}, "
                                                        f"recomputed {entry_value:.6f}")
+            reported = listed.get("lease_revenue", {})  # optional: per-lease revenue in the scenario
+            for name, got in (reported.items() if isinstance(reported, dict) else [("lease_revenue", reported)]):
+                if differs(got, own.get(name, 0.0)):
+                    yield Violation("scenarios.lease_revenue", f"scenario {case.name}: lease {name} revenue {got!r}, "
+                                                               f"recomputed {own.get(name, 0.0):.6f}")
     for key, want in wanted.items():
         if differs(result.get(key), want):
             yield Violation(key, f"{key} is {result.get(key)!r}, recomputed {want:.6f}")

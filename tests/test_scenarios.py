@@ -227,3 +227,33 @@ def test_cli_metrics_and_csv_carry_scenarios(tmp_path):
     csv = subprocess.run([sys.executable, "-m", "planner", "solve", str(path), "--format", "csv"],
                          capture_output=True, text=True, cwd=ROOT)
     assert csv.stdout.splitlines()[0].endswith(",scenario")
+
+
+# ----- evaluate under uncertainty ----------------------------------------------------------------
+
+
+def test_evaluate_an_offer_under_uncertainty():
+    """Accepted: F = 81.75 (above). Removed: V = (100, 20, 20), E = 60, CVaR_0.5 = 20, F = 40: value 41.75,
+    and accepting wins in every scenario. Without the right: V = (80, 80, 40), F = 0.5*72 + 0.5*64 = 68, so
+    the right is worth 13.75. Break-even: for a price factor f near 0 the accepted plans are boom 95 + 40f
+    (end at 2), bust 15 + 40f (end at 2), exit 20 + 20f; E = 56 + 36f, CVaR = 17 + 32f (bust, then exit),
+    F = 36.5 + 34f = 40 at f = 3.5/34: a price of 2 * 3.5 / 34 per GPU-hour."""
+    from planner.evaluate_scenarios import evaluate_under_uncertainty
+
+    inst = parse_instance(instance(training=LATE_RUN, leases=[ENDABLE], uncertainty=THREE))
+    ev = evaluate_under_uncertainty(inst, "A")
+    assert ev.decision == "accept" and ev.block_gpus == 10
+    assert ev.value == pytest.approx(41.75) and ev.probability_of_loss == 0
+    assert [s["value"] for s in ev.scenarios] == pytest.approx([35, 60, 20])
+    assert ev.termination_right_value == pytest.approx(13.75)
+    assert ev.break_even_price == pytest.approx(2 * 3.5 / 34) and ev.break_even_checked
+
+
+def test_cli_evaluate_under_uncertainty(tmp_path):
+    path = tmp_path / "sc.json"
+    path.write_text(json.dumps(instance(training=LATE_RUN, leases=[ENDABLE], uncertainty=THREE)))
+    out = subprocess.run([sys.executable, "-m", "planner", "evaluate", str(path), "A", "--format", "json"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["value"] == pytest.approx(41.75) and len(doc["scenarios"]) == 3

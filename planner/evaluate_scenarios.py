@@ -1,0 +1,151 @@
+"""Is a lease offer worth taking when the future is uncertain (SPEC section 6)? F with the offer accepted at
+the block the lessee asks for against F with it removed, its value in each scenario, the probability that
+accepting loses, the break-even price on F, and the value of the offer's termination right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner.api import solve
+from planner.instance import Instance, Lease, parse_instance
+from planner.results import PlanResult
+
+FLIP = 1e-3  # the break-even is checked by re-solving this far (relative) either side of it
+
+
+@dataclass
+class ScenarioEvaluation:
+    offer: str
+    decision: str  # "accept" or "reject" (on F)
+    block_gpus: int | None  # the block evaluated: GPUs per period the accepted plan holds
+    value: float | None  # F(accepted) - F(rejected)
+    objective_accepted: float | None
+    objective_rejected: float
+    scenarios: list[dict] = field(default_factory=list)  # name, probability, accepted, rejected, value
+    probability_of_loss: float | None = None  # P(V_s accepted < V_s rejected)
+    break_even_price: float | None = None
+    price_unit: str = "per GPU-hour"
+    break_even_checked: bool | None = None  # re-solves at +-FLIP flip the decision
+    termination_right_value: float | None = None  # F(as written) - F(without the right)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def forced(inst: Instance, name: str, gpus: int | None = None, termination: bool = True) -> Instance:
+    """The offer signed at the block the lessee asks for (`gpus`, else its max_gpus, else its best block)."""
+    lease = next(x for x in inst.leases if x.name == name)
+    update: dict[str, Any] = {"signed": True}
+    block = gpus if gpus is not None else lease.max_gpus
+    if lease.payment_per_period is None and not lease.whole_sites:
+        update["min_gpus"] = max(1, lease.min_gpus) if block is None else block
+        if block is not None:
+            update["max_gpus"] = block
+    if not termination:
+        update["termination"] = None
+    return inst.model_copy(update={"leases": [x.model_copy(update=update) if x.name == name else x for x in inst.leases]})
+
+
+def removed(inst: Instance, name: str) -> Instance:
+    """The instance without the offer (and without its lessee's exits, which no longer mean anything)."""
+    data = inst.model_dump()
+    data["leases"] = [x for x in data["leases"] if x["name"] != name]
+    for sc in data["uncertainty"]["scenarios"]:
+        sc["lessee_exits"].pop(name, None)
+    return parse_instance(data, f"{inst.name} without {name}")
+
+
+def priced(inst: Instance, name: str, factor: float) -> Instance:
+    """The offer's price (a number, a mapping or a fixed payment) times `factor`."""
+    def scaled(x: Lease) -> Lease:
+        if x.payment_per_period is not None:
+            return x.model_copy(update={"payment_per_period": x.payment_per_period * factor})
+        price = x.price_per_gpu_hour
+        new = {g: v * factor for g, v in price.items()} if isinstance(price, dict) else price * factor
+        return x.model_copy(update={"price_per_gpu_hour": new})
+
+    return inst.model_copy(update={"leases": [scaled(x) if x.name == name else x for x in inst.leases]})
+
+
+def _values(plan: PlanResult) -> dict[str, float]:
+    return {s["name"]: s["objective"] for s in plan.uncertainty["scenarios"]}
+
+
+def _slope(inst: Instance, plan: PlanResult, name: str, factor: float) -> float:
+    """dF/d(price factor) with the plan fixed: each V_s grows by the offer's revenue at factor 1, R_s (the
+    plan's revenue / factor); F weighs the R_s by (1 - w) p_s plus w times the scenario's CVaR tail share."""
+    unc = inst.uncertainty
+    entries = plan.uncertainty["scenarios"]
+    v = np.array([e["objective"] for e in entries])
+    p = np.array([e["probability"] for e in entries])
+    r = np.array([e["lease_revenue"][name] for e in entries]) / factor
+    order = np.argsort(v, kind="stable")
+    tail = 1.0 - unc.cvar_alpha
+    share = np.zeros_like(p)
+    share[order] = np.minimum(p[order], np.maximum(0.0, tail - (np.cumsum(p[order]) - p[order]))) / tail
+    return float(((1 - unc.risk_weight) * p + unc.risk_weight * share) @ r)
+
+
+def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs", gpus: int | None = None,
+                               max_steps: int = 20) -> ScenarioEvaluation:
+    lease = next(x for x in inst.leases if x.name == name)
+    unit = "per period" if lease.payment_per_period is not None else "per GPU-hour"
+    rejected = solve(removed(inst, name), solver=solver)
+    if not rejected.status.has_solution:
+        raise ValueError(f"the instance without {name} is {rejected.status.value}: nothing to compare against")
+    accepted_inst = forced(inst, name, gpus)
+    accepted = solve(accepted_inst, solver=solver)
+    if not accepted.status.has_solution:
+        return ScenarioEvaluation(name, "reject", None, None, None, rejected.objective, price_unit=unit,
+                                  notes=[f"{name} cannot be accepted at that block: the plan with it is {accepted.status.value}"])
+    block = int(accepted.leases.loc[accepted.leases["name"] == name, "gpus"].iloc[0])
+    with_offer, without = _values(accepted), _values(rejected)
+    rows = [{"name": sc.name, "probability": sc.probability, "accepted": with_offer[sc.name],
+             "rejected": without[sc.name], "value": with_offer[sc.name] - without[sc.name]} for sc in inst.uncertainty.scenarios]
+    value = accepted.objective - rejected.objective
+    out = ScenarioEvaluation(
+        name, "accept" if value > 0 else "reject", block, value, accepted.objective, rejected.objective, rows,
+        probability_of_loss=sum(r["probability"] for r in rows if r["value"] < -1e-9 * max(1.0, abs(r["rejected"]))),
+        price_unit=unit,
+    )
+    out.break_even_price, out.break_even_checked = _break_even(accepted_inst, lease, rejected.objective, accepted,
+                                                               solver, max_steps)
+    if lease.termination is not None:
+        without_right = solve(forced(inst, name, gpus, termination=False), solver=solver)
+        if without_right.status.has_solution:
+            out.termination_right_value = accepted.objective - without_right.objective
+    return out
+
+
+def _price(lease: Lease) -> float:
+    """The offer's price in its own unit (a mapping: its dearest generation's, scaled as a whole)."""
+    if lease.payment_per_period is not None:
+        return lease.payment_per_period
+    price = lease.price_per_gpu_hour
+    return max(price.values()) if isinstance(price, dict) else price
+
+
+def _break_even(accepted_inst: Instance, lease: Lease, target: float, plan: PlanResult, solver: str,
+                max_steps: int) -> tuple[float | None, bool | None]:
+    """Newton on F_accepted(f) - F_rejected over the price factor f (F_accepted is a max over plans of
+    functions of f, each piecewise linear), then a re-solve either side to show the decision flips."""
+    factor = 1.0
+    for _ in range(max_steps):
+        excess = plan.objective - target
+        slope = _slope(accepted_inst, plan, lease.name, factor)
+        if abs(excess) <= 1e-9 * max(1.0, abs(target)) or slope <= 0:
+            break
+        factor = max(factor / 10, factor - excess / slope)  # a price factor stays positive
+        plan = solve(priced(accepted_inst, lease.name, factor), solver=solver)
+        if not plan.status.has_solution:
+            return None, None
+    if abs(plan.objective - target) > 1e-6 * max(1.0, abs(target)):
+        return None, None
+    above = solve(priced(accepted_inst, lease.name, factor * (1 + FLIP)), solver=solver).objective
+    below = solve(priced(accepted_inst, lease.name, factor * (1 - FLIP)), solver=solver).objective
+    return factor * _price(lease), bool(above > target > below)
