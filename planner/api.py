@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from planner.duals import shadow_prices
+from planner.first_stage import complete, first_stage_values
 from planner.greedy import GreedyError, greedy_report
 from planner.instance import Instance, load_instance
 from planner.model import PlanModel, build_model
@@ -149,8 +151,13 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, check: b
     begin = time.perf_counter()
     sm = build_stochastic(inst)
     build_seconds = time.perf_counter() - begin
-    report = polish(sm.lm, get_solver(solver).solve(sm.lm, options))
-    report = best_of(report, None, None, options.gap)
+    backend = get_solver(solver)
+    start = _scenario_start(inst, sm, solver, options) if backend.accepts_start else None
+    options = replace(options, warm_start=None if start is None else start.x)
+    if options.time_limit is not None:
+        options.time_limit = max(options.time_limit - (time.perf_counter() - begin - build_seconds), min(1.0, options.time_limit))
+    report = polish(sm.lm, backend.solve(sm.lm, options))
+    report = replace(best_of(report, start, None, options.gap), seconds=time.perf_counter() - begin - build_seconds)
     result = extract_scenarios(sm, report, build_seconds)
     if check and result.status.has_solution:
         verify(inst, result.to_dict())
@@ -160,3 +167,19 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, check: b
         result.uncertainty |= {"evpi": found["evpi"], "vss": found["vss"]}
         result.warnings += found["notes"]
     return result
+
+
+def _scenario_start(inst: Instance, sm, solver: str, options: SolveOptions) -> SolverReport | None:
+    """A warm start for the extensive form: the first stage of the plan without uncertainty (solved by the
+    deterministic pipeline), completed in each scenario (planner.first_stage). Each step gets START_SHARE
+    x 2 of a time limit."""
+    share = None if options.time_limit is None else 2 * START_SHARE * options.time_limit
+    base = solve(inst.model_copy(update={"uncertainty": None}), solver=solver, time_limit=share, gap=options.gap,
+                 threads=options.threads)
+    if not base.status.has_solution:
+        return None
+    done = complete(sm, first_stage_values(sm, base), get_solver(solver), replace(options, time_limit=share, progress=False))
+    if done.plan is not None and options.progress:
+        print(f"scenario start: the first stage without uncertainty, completed, is worth {done.plan.objective:.6g}",
+              file=sys.stderr, flush=True)
+    return done.plan

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from planner.instance import Instance, parse_instance
-from planner.model.stochastic import StochasticModel, build_stochastic, shared_cells
-from planner.results import PlanResult, extract_scenarios
+from planner.first_stage import complete, first_stage_values
+from planner.model.stochastic import build_stochastic
+from planner.results import PlanResult
 from planner.risk import risk_objective
-from planner.scenarios import reveal_period
 from planner.solvers import SolveOptions, get_solver
 
 
@@ -61,28 +61,7 @@ def keep_first_stage(inst: Instance, plan: PlanResult, solver: str, options: Sol
     """F of the best plan whose first stage is `plan`'s; or (None, the scenario where that first stage
     has no completion)."""
     sm = build_stochastic(inst)
-    report = get_solver(solver).solve(sm.lm.with_fixed(sm.first_stage, first_stage_values(sm, plan)), options)
-    if report.status.has_solution:
-        return extract_scenarios(sm, report).objective, None
-    for sc in inst.uncertainty.scenarios:
-        one = build_stochastic(alone(inst, sc.name, reveal_period(inst)))
-        fixed = one.lm.with_fixed(one.first_stage, first_stage_values(one, plan))
-        if not get_solver(solver).solve(fixed, options).status.has_solution:
-            return None, sc.name
-    return None, "(all together)"
-
-
-def first_stage_values(sm: StochasticModel, plan: PlanResult) -> np.ndarray:
-    """The values of sm's first-stage columns (shared cells in nodes, then lease acceptance) in a plan of
-    the same fleet, read from its allocation rows: a cell's GPUs in its first period / node size."""
-    inst = sm.instance
-    cells = sm.models[0].alloc
-    shared = cells[shared_cells(inst, cells, reveal_period(inst))]
-    rows = plan.allocations
-    names = {"training": [c.name for c in inst.training], "inference": [c.name for c in inst.inference],
-             "lease": [c.name for c in inst.leases]}
-    gpus = rows.groupby(["use", "consumer", "site", "generation", "period"])["gpus"].sum().to_dict()
-    nodes = [gpus.get((use, names[use][k], inst.sites[s].name, inst.generations[g].name, t0), 0)
-             / inst.generations[g].node_size for use, k, g, s, t0 in shared[["use", "consumer", "g", "s", "t0"]].itertuples(index=False)]
-    accepted = plan.leases.set_index("name")["accepted"].reindex(names["lease"]).fillna(False).astype(float)
-    return np.r_[nodes, accepted.to_numpy()]
+    done = complete(sm, first_stage_values(sm, plan), get_solver(solver), options)
+    if done.plan is None:
+        return None, done.infeasible or "(no plan within the time limit)"
+    return done.plan.objective, None

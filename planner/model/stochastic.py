@@ -37,6 +37,7 @@ class StochasticModel:
     columns: list[np.ndarray]  # per scenario: the stacked column of each of its columns
     lm: LinearModel  # the stacked MILP (maximise F)
     first_stage: np.ndarray  # stacked columns shared by all scenarios
+    risk: tuple[int, np.ndarray, float] | None = None  # CVaR columns: eta, shortfalls, their money scale
 
     def scenario_x(self, x: np.ndarray, s: int) -> np.ndarray:
         return x[self.columns[s]]
@@ -89,9 +90,8 @@ def build_stochastic(inst: Instance) -> StochasticModel:
     for m, cols, pi in zip(models, columns, p):
         np.add.at(objective, cols, (1.0 - weight) * pi * m.lm.objective())
     lm.add_objective("F", np.arange(offset), objective)
-    if weight > 0:
-        add_cvar(lm, models, columns, p, alpha, weight)
-    return StochasticModel(inst, all_cases, models, columns, lm, np.arange(n_shared))
+    risk = add_cvar(lm, models, columns, p, alpha, weight) if weight > 0 else None
+    return StochasticModel(inst, all_cases, models, columns, lm, np.arange(n_shared), risk)
 
 
 def stack(parts: list[LinearModel], columns: list[np.ndarray], n_vars: int, names: list[str]) -> LinearModel:
@@ -122,7 +122,7 @@ def stack(parts: list[LinearModel], columns: list[np.ndarray], n_vars: int, name
 
 
 def add_cvar(lm: LinearModel, models: list[PlanModel], columns: list[np.ndarray], p: np.ndarray,
-             alpha: float, weight: float) -> None:
+             alpha: float, weight: float) -> tuple[int, np.ndarray, float]:
     """Rockafellar-Uryasev rows in units of `scale` (money spans 1e9; the rows stay near 1):
     u_s - eta + V_s / scale >= 0, and w * scale * (eta - sum p_s u_s / (1 - alpha)) in the objective."""
     largest = max(float(np.abs(m.lm.objective()).max(initial=0.0)) for m in models)
@@ -136,3 +136,4 @@ def add_cvar(lm: LinearModel, models: list[PlanModel], columns: list[np.ndarray]
                            np.r_[1.0, -1.0, c[nz]], 0.0, INF, n_rows=1, keys=pd.DataFrame({"scenario": [s]}))
     lm.add_objective("F", eta, [weight * scale])
     lm.add_objective("F", short, -weight * scale * p / (1.0 - alpha))
+    return int(eta[0]), short, scale
