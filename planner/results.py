@@ -197,7 +197,8 @@ def extract_scenarios(sm: StochasticModel, report: SolverReport, build_seconds: 
     result.mip_gap = report.mip_gap
     terms = TERMS + (FEES,)
     result.breakdown = {t: float(sum(pi * part.breakdown.get(t, 0.0) for pi, part in zip(p, parts))) for t in terms}
-    leases = parts[0].leases.copy()
+    leases = parts[0].leases.copy()  # the block is first stage: the same in every scenario
+    leases["accepted"] = np.logical_or.reduce([part.leases["accepted"].to_numpy(dtype=bool) for part in parts])
     leases["revenue"] = sum(pi * part.leases["revenue"].to_numpy() for pi, part in zip(p, parts))
     result.leases = leases
     result.allocations = pd.concat([part.allocations.assign(scenario=c.name) for part, c in zip(parts, sm.cases)],
