@@ -16,7 +16,7 @@ import click
 from planner.api import solve as solve_plan
 from planner import sweep as sweeps
 from planner.diff import diff_results, diff_sections
-from planner.evaluate import evaluate_offer
+from planner.evaluate import OfferError, evaluate_offer, requested_block
 from planner.evaluate_scenarios import evaluate_under_uncertainty
 from planner.files import write_atomic
 from planner.explain import explain as explain_plan
@@ -148,12 +148,15 @@ def read_offer(path: str, inst: Instance) -> Lease:
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.argument("offer", required=False)
 @click.option("--offer-file", type=click.Path(dir_okay=False), help="A YAML/JSON file holding one lease entry to add.")
+@click.option("--gpus", type=click.IntRange(min=1),
+              help="Evaluate at this block [default: the offer's max_gpus, else its best block].")
 @click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
-def evaluate(instance: str, offer: str | None, offer_file: str | None, solver: str, fmt: str,
+def evaluate(instance: str, offer: str | None, offer_file: str | None, gpus: int | None, solver: str, fmt: str,
              output: str | None) -> None:
-    """Is lease OFFER (a name in INSTANCE, or --offer-file) worth taking? Value, break-even, economics."""
+    """Is lease OFFER (a name in INSTANCE, or --offer-file) worth taking at the block its lessee asks for?
+    Value, break-even, economics."""
     inst = read_instance(instance)
     if (offer is None) == (offer_file is None):
         fail("give exactly one of OFFER (a lease name in the instance) and --offer-file", EXIT_BAD_INPUT)
@@ -166,11 +169,14 @@ def evaluate(instance: str, offer: str | None, offer_file: str | None, solver: s
              EXIT_BAD_INPUT)
     try:
         if inst.uncertainty is not None:
-            ev = evaluate_under_uncertainty(inst, offer, solver=solver)
+            requested_block(inst, next(lease for lease in inst.leases if lease.name == offer), gpus)  # same refusals
+            ev = evaluate_under_uncertainty(inst, offer, solver=solver, gpus=gpus)
             parts = scenario_evaluation_sections(ev, inst)
         else:
-            ev = evaluate_offer(inst, offer, solver=solver)
+            ev = evaluate_offer(inst, offer, solver=solver, gpus=gpus)
             parts = evaluation_sections(ev, inst)
+    except OfferError as err:
+        fail(f"{instance}: {err}", EXIT_BAD_INPUT)
     except ValueError as err:  # nothing to compare against: the instance is infeasible without the offer
         fail(f"{instance}: {err}; run `planner explain {instance}`", EXIT_NO_PLAN)
     emit(render_document(ev.to_dict(), parts, fmt), output, [instance, *([offer_file] if offer_file else [])])

@@ -1,15 +1,18 @@
 """Is a lease offer worth taking? Value against the best alternative use, break-even price,
 implied unit economics and a plausibility check against market price bands.
 
-The value of an offer is objective(offer forced accepted) - objective(offer removed), all else
-re-optimised. With the offer's block fixed, the accepted objective is linear in its own price,
-and over all blocks it is convex piecewise-linear (a max of lines). Newton's method on it
-therefore lands exactly on the break-even price after as many re-solves as the block changes.
+An offer is evaluated at the block the lessee asks for: exactly its `max_gpus` (or a block the
+caller names), at its best block when it has no `max_gpus`, and at every usable GPU of its sites
+for `whole_sites`. Its value is objective(offer forced in at that block) - objective(offer
+removed), all else re-optimised. With the block's size fixed, the accepted objective is linear in
+the offer's price (convex piecewise-linear for a per-generation mapping, whose mix may still
+change), so Newton's method lands exactly on the break-even price for that block.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +30,14 @@ TOO_LOW = 0.5  # x the contract price of the cheapest generation in the block
 HOURS_PER_MONTH = 730.0
 
 
+class OfferError(ValueError):
+    """A requested block that the offer's own terms rule out: bad input, not a planning outcome."""
+
+
 @dataclass
 class OfferEvaluation:
     offer: str
-    decision: str  # "accept" or "reject"
+    decision: str  # "accept" or "reject"; "signed" for a contract that must be honoured
     value: float | None  # objective_accepted - objective_rejected; None when the offer cannot be accepted
     objective_accepted: float | None
     objective_rejected: float | None
@@ -43,6 +50,11 @@ class OfferEvaluation:
     discounted_revenue: float
     payback_months: float | None
     depreciation_cover: float | None  # implied price / straight-line depreciation per GPU-hour
+    block_gpus: int = 0  # the block evaluated (GPUs per period): every figure above is for it
+    block_basis: str = ""  # why that block: "max_gpus", "--gpus", "best block", "whole sites"
+    best_block_gpus: int | None = None  # the block worth most within [min_gpus, max_gpus] (None: none feasible)
+    best_block_value: float | None = None  # its value against the same alternative
+    signed: bool = False  # a signed contract: its value is what honouring it is worth (negative: its cost)
     flags: list[str] = field(default_factory=list)
     displaced: pd.DataFrame = field(default_factory=pd.DataFrame)
     accepted_plan: PlanResult | None = None
@@ -51,23 +63,55 @@ class OfferEvaluation:
     def to_dict(self) -> dict[str, Any]:
         keys = ("offer", "decision", "value", "break_even_price", "price_unit", "gpus", "implied_price_per_gpu_hour",
                 "price_per_mw_month", "revenue_over_term", "discounted_revenue", "payback_months",
-                "depreciation_cover", "objective_accepted", "objective_rejected", "flags")
+                "depreciation_cover", "objective_accepted", "objective_rejected", "block_gpus", "block_basis",
+                "best_block_gpus", "best_block_value", "signed", "flags")
         out = {k: getattr(self, k) for k in keys}
         out["displaced"] = self.displaced.to_dict("records")
         return out
 
 
-def with_offer(inst: Instance, offer: Lease | str, accepted: bool) -> Instance:
-    """A copy of the instance with the offer forced in (signed; a per-GPU offer holds >= 1 GPU) or removed."""
+def with_offer(inst: Instance, offer: Lease | str, accepted: bool, gpus: int | None = None) -> Instance:
+    """A copy of the instance with the offer removed, or forced in (signed) at a block of exactly
+    `gpus` GPUs; with `gpus` None the block is free within the offer's terms (a per-GPU offer holds
+    at least one GPU)."""
     name = offer if isinstance(offer, str) else offer.name
     others = [lease for lease in inst.leases if lease.name != name]
     if not accepted:
         return inst.model_copy(update={"leases": others})
     base = next(lease for lease in inst.leases if lease.name == name) if isinstance(offer, str) else offer
     update: dict[str, Any] = {"signed": True}
-    if base.payment_per_period is None:
+    if gpus is not None:
+        update.update(min_gpus=gpus, max_gpus=gpus)
+    elif base.payment_per_period is None:
         update["min_gpus"] = max(base.min_gpus, 1)
     return inst.model_copy(update={"leases": [*others, base.model_copy(update=update)]})
+
+
+def requested_block(inst: Instance, lease: Lease, gpus: int | None) -> tuple[int | None, str]:
+    """The block the lessee asks for and why: `gpus` when given, else `max_gpus`; None (the block is
+    the optimiser's) for a whole-site lease or an offer without `max_gpus`. Raises OfferError for a
+    `gpus` the offer's terms or its generations' node sizes rule out."""
+    if gpus is None:
+        if lease.whole_sites:
+            return None, "whole sites"
+        return (lease.max_gpus, "max_gpus") if lease.max_gpus is not None else (None, "best block")
+    if lease.whole_sites:
+        raise OfferError(f"--gpus: {lease.name} is a whole_sites lease: its block is every usable GPU at its sites")
+    if lease.all_or_nothing and gpus != lease.max_gpus:
+        raise OfferError(f"--gpus: {lease.name} is all_or_nothing: its block is exactly max_gpus {lease.max_gpus:,}")
+    top = "unbounded" if lease.max_gpus is None else f"{lease.max_gpus:,}"
+    if gpus < max(lease.min_gpus, 1) or (lease.max_gpus is not None and gpus > lease.max_gpus):
+        raise OfferError(f"--gpus: {gpus:,} is outside {lease.name}'s block [min_gpus {lease.min_gpus:,}, max_gpus {top}]")
+    sizes = [inst.generations[g].node_size for g in inst.allowed_generations(lease)]
+    if sizes and gpus % math.gcd(*sizes):
+        raise OfferError(f"--gpus: {gpus:,} is not a whole number of nodes of {lease.name}'s generations "
+                         f"(node_size {', '.join(map(str, sorted(set(sizes))))})")
+    return gpus, "--gpus"
+
+
+def solve_each(instances: list[Instance], solver: str) -> list[PlanResult]:
+    """Every solve an evaluation needs, in one place (the seam a parallel runner replaces)."""
+    return [solve(inst, solver=solver) for inst in instances]
 
 
 def _with_price(inst: Instance, name: str, factor: float) -> Instance:
@@ -119,37 +163,56 @@ def break_even_factor(accepted: Instance, lease: Lease, rejected_objective: floa
     return factor, plan
 
 
-def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs") -> OfferEvaluation:
-    """Solve with the offer forced accepted and removed; value, break-even and economics."""
+def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gpus: int | None = None) -> OfferEvaluation:
+    """Solve with the offer removed and forced in at the requested block (and at its best block when
+    that may differ); value, break-even and economics, all for the requested block."""
     name = offer if isinstance(offer, str) else offer.name
-    accepted_inst = with_offer(inst, offer, accepted=True)
-    lease = next(lease for lease in accepted_inst.leases if lease.name == name)
-    rejected = solve(with_offer(inst, offer, accepted=False), solver=solver)
-    accepted = solve(accepted_inst, solver=solver)
+    lease = next(lease for lease in inst.leases if lease.name == name) if isinstance(offer, str) else offer
+    block_gpus, basis = requested_block(inst, lease, gpus)
+    instances = [with_offer(inst, offer, accepted=False), with_offer(inst, offer, accepted=True, gpus=block_gpus)]
+    if block_gpus is not None and not lease.all_or_nothing:
+        instances.append(with_offer(inst, offer, accepted=True))
+    rejected, accepted, *best = solve_each(instances, solver)
     if not rejected.status.has_solution:
         raise ValueError(f"the instance without {name} is {rejected.status.value}: nothing to compare against")
+    best_plan = next((p for p in best if p.status.has_solution), accepted if accepted.status.has_solution else None)
+    best_fields = {
+        "best_block_gpus": None if best_plan is None else int(_block(best_plan, name)["gpus"].sum()),
+        "best_block_value": None if best_plan is None else best_plan.objective - rejected.objective,
+        "block_basis": basis, "signed": lease.signed,
+    }
     if not accepted.status.has_solution:
+        at = "" if block_gpus is None else f" at a block of {block_gpus:,} GPUs"
         return OfferEvaluation(
-            offer=name, decision="reject", value=None, objective_accepted=None,
+            offer=name, decision="signed" if lease.signed else "reject", value=None, objective_accepted=None,
             objective_rejected=rejected.objective, break_even_price=None, price_unit=_unit(lease), gpus=0,
             implied_price_per_gpu_hour=None, price_per_mw_month=None, revenue_over_term=0.0, discounted_revenue=0.0,
-            payback_months=None, depreciation_cover=None,
-            flags=[f"{name} cannot be accepted: the plan with it is {accepted.status.value}"],
-            accepted_plan=accepted, rejected_plan=rejected,
+            payback_months=None, depreciation_cover=None, block_gpus=block_gpus or 0,
+            flags=[f"{name} cannot be accepted{at}: the plan with it is {accepted.status.value}"],
+            accepted_plan=accepted, rejected_plan=rejected, **best_fields,
         )
-    value = accepted.objective - rejected.objective
-    factor, at_break_even = break_even_factor(accepted_inst, lease, rejected.objective, accepted, solver)
     block = _block(accepted, name)
-    economics = unit_economics(inst, lease, block, accepted)
+    fixed = instances[1] if lease.whole_sites else with_offer(inst, offer, accepted=True, gpus=int(block["gpus"].sum()))
+    forced = next(lease for lease in fixed.leases if lease.name == name)
+    value = accepted.objective - rejected.objective
+    factor, at_break_even = break_even_factor(fixed, forced, rejected.objective, accepted, solver)
+    economics = unit_economics(inst, forced, block, accepted)
     return OfferEvaluation(
-        offer=name, decision="accept" if value > 0 else "reject", value=value,
+        offer=name, decision=decision(value, lease.signed), value=value,
         objective_accepted=accepted.objective, objective_rejected=rejected.objective,
         break_even_price=factor * _price(lease) if _price(lease) is not None else None, price_unit=_unit(lease),
-        gpus=int(_block(at_break_even, name)["gpus"].sum()),
+        gpus=int(_block(at_break_even, name)["gpus"].sum()), block_gpus=int(block["gpus"].sum()),
         flags=plausibility(inst, block, economics["implied_price_per_gpu_hour"]),
         displaced=displacement(accepted, rejected, inst.T), accepted_plan=accepted, rejected_plan=rejected,
-        **economics,
+        **best_fields, **economics,
     )
+
+
+def decision(value: float, signed: bool) -> str:
+    """A signed contract is honoured whatever it is worth; an offer is taken when it adds value."""
+    if signed:
+        return "signed"
+    return "accept" if value > 0 else "reject"
 
 
 def _unit(lease: Lease) -> str:

@@ -21,17 +21,28 @@ class Section:
     frame: pd.DataFrame
 
 
+def _symbol(currency: str) -> str:
+    return "$" if currency == "USD" else f"{currency} "
+
+
 def money(value: float | None, currency: str = "USD") -> str:
     """$1.25B, $3.40M, $12,345: the unit a finance reader expects."""
     if value is None:
         return "-"
     sign, v = ("-" if value < 0 else ""), abs(value)
-    unit = "$" if currency == "USD" else f"{currency} "
+    unit = _symbol(currency)
     if v >= 1e9:
         return f"{sign}{unit}{v / 1e9:,.2f}B"
     if v >= 1e6:
         return f"{sign}{unit}{v / 1e6:,.2f}M"
     return f"{sign}{unit}{v:,.0f}" if v >= 1e3 else f"{sign}{unit}{v:,.2f}"
+
+
+def unit_price(value: float | None, currency: str = "USD", decimals: int = 2) -> str:
+    """$2.4000: a price per GPU-hour, with the precision a break-even needs."""
+    if value is None:
+        return "-"
+    return f"{'-' if value < 0 else ''}{_symbol(currency)}{abs(value):,.{decimals}f}"
 
 
 def summary(result: PlanResult, inst: Instance) -> Section:
@@ -126,7 +137,7 @@ def sections(result: PlanResult, inst: Instance) -> list[Section]:
     return out
 
 
-LEFT = ("site", "generation", "use", "name", "lessee", "term", "", "warning", "consumer", "offer", "flag")
+LEFT = ("site", "generation", "use", "name", "lessee", "term", "", "warning", "consumer", "offer", "flag", "block")
 
 
 def render_table(parts: list[Section], width: int | None = None) -> str:
@@ -171,26 +182,31 @@ def render(result: PlanResult, inst: Instance, fmt: str) -> str:
 
 
 def evaluation_sections(ev: OfferEvaluation, inst: Instance) -> list[Section]:
-    """The offer decision first, then its economics, warnings and what it displaces."""
+    """The offer decision first, then its economics, warnings and what it displaces; every figure
+    beside the block it is for."""
     cur = inst.currency
-
-    def num(v: float | None, fmt: str) -> str:
-        return "-" if v is None else fmt.format(v)
-
-    price = money(ev.break_even_price, cur) if ev.price_unit == "per period" else num(ev.break_even_price, "{:,.4f}")
+    block = f"{ev.block_gpus:,} GPUs"
+    price = money(ev.break_even_price, cur) if ev.price_unit == "per period" else unit_price(ev.break_even_price, cur, 4)
+    worth = "value of honouring it (signed: with - without; negative = its cost)" if ev.signed else "value of the offer"
     rows = [
-        ("decision", ev.decision),
-        ("value of the offer", money(ev.value, cur)),
-        ("objective with / without it", f"{money(ev.objective_accepted, cur)} / {money(ev.objective_rejected, cur)}"),
-        (f"break-even price ({ev.price_unit})", f"{price} (for a block of {ev.gpus:,} GPUs)"),
-        ("implied price per GPU-hour", num(ev.implied_price_per_gpu_hour, "{:,.2f}")),
-        ("price per MW-month of facility power", money(ev.price_per_mw_month, cur)),
-        ("revenue over the term (undiscounted)", money(ev.revenue_over_term, cur)),
-        ("revenue over the term (discounted)", money(ev.discounted_revenue, cur)),
-        ("payback of the block's capex", num(ev.payback_months, "{:,.1f} months")),
-        ("price / straight-line depreciation", num(ev.depreciation_cover, "{:,.2f}x")),
+        ("decision", "signed: must be honoured" if ev.signed else ev.decision, block),
+        (worth, money(ev.value, cur), f"{block} vs offer removed"),
+        ("objective with it", money(ev.objective_accepted, cur), block),
+        ("objective without it", money(ev.objective_rejected, cur), "offer removed"),
+        (f"break-even price ({ev.price_unit})", price, block),
+        ("implied price per GPU-hour", unit_price(ev.implied_price_per_gpu_hour, cur), block),
+        ("price per MW-month of facility power", money(ev.price_per_mw_month, cur), block),
+        ("revenue over the term (undiscounted)", money(ev.revenue_over_term, cur), block),
+        ("revenue over the term (discounted)", money(ev.discounted_revenue, cur), block),
+        ("payback of the block's capex", "-" if ev.payback_months is None else f"{ev.payback_months:,.1f} months", block),
+        ("price / straight-line depreciation", "-" if ev.depreciation_cover is None else f"{ev.depreciation_cover:,.2f}x",
+         block),
     ]
-    out = [Section(f"Offer {ev.offer}", pd.DataFrame(rows, columns=["", "value"]))]
+    if ev.best_block_gpus is not None and ev.best_block_gpus != ev.block_gpus:
+        rows.insert(2, ("value at the best block", money(ev.best_block_value, cur),
+                        f"{ev.best_block_gpus:,} GPUs (best within min_gpus..max_gpus)"))
+    title = f"{'Signed contract' if ev.signed else 'Offer'} {ev.offer} at a block of {block} ({ev.block_basis})"
+    out = [Section(title, pd.DataFrame(rows, columns=["", "value", "block"]))]
     if ev.flags:
         out.append(Section("Plausibility", pd.DataFrame({"flag": ev.flags})))
     if not ev.displaced.empty:
@@ -198,5 +214,5 @@ def evaluation_sections(ev: OfferEvaluation, inst: Instance) -> list[Section]:
         for col in ("with_offer", "without_offer", "change"):
             d[col] = d[col].map(lambda v: f"{v:+,.0f}" if col == "change" else f"{v:,.0f}")
         d.columns = ["use", "consumer", "generation", "GPUs with offer", "GPUs without", "change"]
-        out.append(Section("What the offer displaces (GPUs, average over periods)", d))
+        out.append(Section(f"What the offer displaces at {ev.block_gpus:,} GPUs (GPUs per period, horizon average)", d))
     return out

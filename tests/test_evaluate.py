@@ -7,6 +7,7 @@ leave it below. Unit economics, market-band flags and the CLI follow.
 """
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 
 from planner import parse_instance, solve
 from planner.cli import cli
-from planner.evaluate import evaluate_offer
+from planner.evaluate import OfferError, evaluate_offer
 from planner.instance import Instance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +112,57 @@ def test_offer_below_break_even_is_rejected_with_a_negative_value():
     assert_consistent(ev)
 
 
+def power_offer(**changes) -> Instance:
+    """POWER_BOUND with the offer's terms changed."""
+    return parse_instance(dict(POWER_BOUND, leases=[{**POWER_BOUND["leases"][0], **changes}]))
+
+
+def test_an_offer_is_evaluated_at_its_max_gpus_not_at_one_node():
+    """At 2.00 with max_gpus 4,000 the lessee asks for 4,000 GPUs: each loses 0.40 per GPU-hour against
+    inference, so the value is -0.40 x 4,000 x 730 x W and every figure is for 4,000 GPUs (revenue over the
+    term 2.00 x 4,000 x 730 x 2 periods); the best block (one node of 8: the least loss) is reported beside it."""
+    ev = evaluate_offer(power_offer(price_per_gpu_hour=2.0, max_gpus=4000), "rent")
+    W = weights(2, 730, 0.1)
+    assert (ev.block_gpus, ev.block_basis, ev.decision) == (4000, "max_gpus", "reject")
+    assert ev.value == pytest.approx(-0.4 * 4000 * 730 * W, rel=REL)
+    assert ev.revenue_over_term == pytest.approx(2.0 * 4000 * 730 * 2, rel=1e-12)
+    assert ev.implied_price_per_gpu_hour == pytest.approx(2.0)
+    assert ev.break_even_price == pytest.approx(2.4, rel=REL)
+    assert ev.best_block_gpus == 8 and ev.best_block_value == pytest.approx(-0.4 * 8 * 730 * W, rel=REL)
+    assert_consistent(ev)
+
+
+def test_a_signed_contract_says_signed_and_its_value_is_the_cost_of_honouring_it():
+    """The same 4,000 GPUs at 2.00, signed: honoured whatever it is worth; it costs 0.40 x 4,000 x 730 x W."""
+    ev = evaluate_offer(power_offer(price_per_gpu_hour=2.0, max_gpus=4000, signed=True), "rent")
+    assert (ev.decision, ev.signed, ev.block_gpus) == ("signed", True, 4000)
+    assert ev.value == pytest.approx(-0.4 * 4000 * 730 * weights(2, 730, 0.1), rel=REL)
+    assert ev.to_dict()["decision"] == "signed" and ev.to_dict()["signed"] is True
+
+
+def test_a_block_that_cannot_be_held_is_reported_with_the_best_block():
+    """6,000 GPUs cannot run on 5 MW (4,000 can): the offer cannot be accepted at its block; at 3.00 its best
+    block is the 4,000 that run, worth 0.60 x 4,000 x 730 x W."""
+    ev = evaluate_offer(power_offer(max_gpus=6000), "rent")
+    assert (ev.decision, ev.value, ev.block_gpus) == ("reject", None, 6000)
+    [flag] = ev.flags
+    assert "cannot be accepted at a block of 6,000 GPUs" in flag and "infeasible" in flag
+    assert ev.best_block_gpus == 4000
+    assert ev.best_block_value == pytest.approx(0.6 * 4000 * 730 * weights(2, 730, 0.1), rel=REL)
+
+
+@pytest.mark.parametrize("terms, gpus, problem", [
+    ({"max_gpus": 4000}, 4008, "4,008 is outside rent's block [min_gpus 0, max_gpus 4,000]"),
+    ({"min_gpus": 800}, 400, "400 is outside rent's block [min_gpus 800, max_gpus unbounded]"),
+    ({"max_gpus": 4000, "all_or_nothing": True}, 800, "all_or_nothing: its block is exactly max_gpus 4,000"),
+    ({"whole_sites": True}, 800, "whole_sites lease: its block is every usable GPU"),
+    ({}, 804, "804 is not a whole number of nodes of rent's generations (node_size 8)"),
+])
+def test_a_block_the_offer_rules_out_is_bad_input(terms, gpus, problem):
+    with pytest.raises(OfferError, match="--gpus: .*" + re.escape(problem)):
+        evaluate_offer(power_offer(**terms), "rent", gpus=gpus)
+
+
 # ----- (b) fixed payment per period, all_or_nothing ---------------------------------------------------
 
 # 10 GPUs (node 1), 1 kW each, PUE 1, 100 USD/MWh: 0.10 USD of energy per running GPU-hour, always
@@ -191,16 +243,16 @@ def test_break_even_whole_sites():
     assert_flips_at(inst, "campus", 3.925)
 
 
-# ----- (d) the accepted block changes with the price ---------------------------------------------------
+# ----- (d) the block is the lessee's: max_gpus, or --gpus ------------------------------------------------
 
 # 10 GPUs (node 1, 1 serving unit each), no energy cost. Inference: 4 units at 5.0, then 100 at 1.0.
 # Offer `flex`: p per GPU-hour, 8 to 10 GPUs. Without it: 10 GPUs serve 4 x 5 + 6 x 1 = 26 per hour.
-# With k in [8, 10] leased the other 10 - k <= 2 serve the 5.0 tier: kp + 5(10 - k) = 50 + k(p - 5).
-#   p > 5: k = 10 (10p); p < 5: k = 8 (10 + 8p): below 5.0 an inference tier is worth more than the
-#   lease for 2 of the GPUs, and the block shrinks from 10 to 8.
-# At the offered 6.0: block 10, 60 per hour, value (60 - 26) x 730 = 24,820.
-# Break-even on the 8-GPU branch: 10 + 8p = 26 -> p* = 2.0 (the 8 GPUs displace 6 x 1.0 + 2 x 5.0 = 16,
-# i.e. 2.0 per GPU-hour). The 10-GPU block would give 2.6: assuming the block stays is wrong here.
+# With a block of k in [8, 10] the other 10 - k <= 2 serve the 5.0 tier: kp + 5(10 - k) = 50 + k(p - 5).
+# The lessee asks for max_gpus = 10: at the offered 6.0, 60 per hour, value (60 - 26) x 730 = 24,820;
+#   break-even for that block 10p = 26 -> p* = 2.6.
+# At --gpus 8: 10 + 8 x 6.0 = 58 per hour, value 32 x 730; break-even 10 + 8p = 26 -> p* = 2.0 (the 8 GPUs
+#   displace 6 x 1.0 + 2 x 5.0 = 16). Below 5.0 the optimiser itself prefers 8, so an optional offer flips
+#   at 2.0, the 8-GPU block's break-even; the best block at 6.0 is 10, reported beside the 8-GPU figures.
 SHRINKING = {
     "name": "ev-shrink",
     "horizon": {"periods": 1, "period_hours": 730},
@@ -212,16 +264,27 @@ SHRINKING = {
 }
 
 
-def test_break_even_when_the_block_shrinks_with_the_price():
-    inst = parse_instance(SHRINKING)
-    ev = evaluate_offer(inst, "flex")
-    assert ev.break_even_price == pytest.approx(2.0, rel=REL)
+def test_evaluated_at_max_gpus_with_the_break_even_for_that_block():
+    ev = evaluate_offer(parse_instance(SHRINKING), "flex")
+    assert (ev.block_gpus, ev.block_basis, ev.gpus) == (10, "max_gpus", 10)
+    assert ev.break_even_price == pytest.approx(2.6, rel=REL)
     assert ev.objective_rejected == pytest.approx(26 * 730, rel=REL)
     assert ev.objective_accepted == pytest.approx(60 * 730, rel=REL)
     assert ev.value == pytest.approx(34 * 730, rel=REL)
+    assert ev.revenue_over_term == pytest.approx(6.0 * 10 * 730, rel=1e-12)
+    assert (ev.best_block_gpus, ev.best_block_value) == (10, pytest.approx(34 * 730, rel=REL))
     assert_consistent(ev)
-    assert int(ev.accepted_plan.leases.set_index("name").loc["flex", "gpus"]) == 10  # at the offered price
-    assert ev.gpus == 8  # the block the break-even assumes
+
+
+def test_gpus_names_the_block_and_the_best_block_is_reported_beside_it():
+    inst = parse_instance(SHRINKING)
+    ev = evaluate_offer(inst, "flex", gpus=8)
+    assert (ev.block_gpus, ev.block_basis) == (8, "--gpus")
+    assert ev.break_even_price == pytest.approx(2.0, rel=REL)
+    assert ev.value == pytest.approx(32 * 730, rel=REL)
+    assert ev.implied_price_per_gpu_hour == pytest.approx(6.0) and ev.revenue_over_term == pytest.approx(6.0 * 8 * 730)
+    assert (ev.best_block_gpus, ev.best_block_value) == (10, pytest.approx(34 * 730, rel=REL))
+    assert_consistent(ev)
     assert_flips_at(inst, "flex", 2.0)
 
 
@@ -231,7 +294,10 @@ def test_break_even_when_the_block_shrinks_with_the_price():
 # GPU is worth 2.0 and a B GPU 4.0 an hour. Offer prices {A: 3, B: 8} x f.
 # Without the offer: 4 x 2 + 4 x 4 = 24 per hour. With it, A is leased when 3f > 2 (f > 2/3) and B when
 # 8f > 4 (f > 1/2). At f = 1: 12 + 32 = 44. For 1/2 < f < 2/3 only B is leased: 8 + 32f.
-# Break-even: 8 + 32f = 24 -> f* = 1/2: mapping {A: 1.5, B: 4.0}, reported as its mean 2.75.
+# Without max_gpus the offer is evaluated at its best block at the offered price: all 8 GPUs (44 per hour).
+# Break-even for that block: 44f = 24 -> f* = 6/11, reported as the mapping's mean 5.5 x 6/11 = 3.0.
+# At --gpus 4 (the mix within the 4 GPUs still free): B, as 8f - 4 > 3f - 2 for f > 2/5, and the 4 A serve:
+# 8 + 32f = 24 -> f* = 1/2: mapping {A: 1.5, B: 4.0}, mean 2.75, where the optional offer flips.
 MAPPING = {
     "name": "ev-mapping",
     "horizon": {"periods": 1, "period_hours": 730},
@@ -243,13 +309,20 @@ MAPPING = {
 }
 
 
-def test_break_even_of_a_price_mapping_is_its_mean_scaled():
-    inst = parse_instance(MAPPING)
-    ev = evaluate_offer(inst, "split")
-    assert ev.break_even_price == pytest.approx(2.75, rel=REL)
+def test_break_even_of_a_price_mapping_is_its_mean_scaled_at_the_best_block():
+    ev = evaluate_offer(parse_instance(MAPPING), "split")
+    assert (ev.block_gpus, ev.block_basis, ev.gpus) == (8, "best block", 8)
+    assert ev.break_even_price == pytest.approx(3.0, rel=REL)
     assert ev.value == pytest.approx((44 - 24) * 730, rel=REL)
     assert_consistent(ev)
-    assert ev.gpus == 4  # only B at the break-even
+
+
+def test_break_even_of_a_price_mapping_at_a_smaller_block():
+    inst = parse_instance(MAPPING)
+    ev = evaluate_offer(inst, "split", gpus=4)
+    assert ev.break_even_price == pytest.approx(2.75, rel=REL)
+    assert ev.value == pytest.approx((8 + 32 - 24) * 730, rel=REL)
+    assert (ev.gpus, ev.block_gpus, ev.best_block_gpus) == (4, 4, 8)
     assert_flips_at(inst, "split", {"A": 1.5, "B": 4.0})
 
 
@@ -421,3 +494,34 @@ def test_cli_offer_file_evaluates_the_added_offer(power_file, tmp_path):
     ev = json.loads(result.stdout)
     assert ev["offer"] == "ext" and ev["break_even_price"] == pytest.approx(2.4, rel=REL)
     assert ev["value"] == pytest.approx(0.3 * 4000 * 730 * weights(2, 730, 0.1), rel=REL)
+
+
+def test_cli_evaluate_json_states_the_block(power_file):
+    result = invoke("evaluate", power_file, "rent", "--gpus", "800", "--format", "json")
+    assert result.exit_code == 0, result.output
+    ev = json.loads(result.stdout)
+    assert (ev["block_gpus"], ev["block_basis"], ev["best_block_gpus"], ev["signed"]) == (800, "--gpus", 4000, False)
+    W = weights(2, 730, 0.1)
+    assert ev["value"] == pytest.approx(0.6 * 800 * 730 * W, rel=REL)
+    assert ev["best_block_value"] == pytest.approx(0.6 * 4000 * 730 * W, rel=REL)
+
+
+def test_cli_evaluate_markdown_states_the_block_beside_every_figure(power_file):
+    result = invoke("evaluate", power_file, "rent", "--gpus", "800", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    title, table = result.stdout.split("\n\n")[:2]
+    assert title == "### Offer rent at a block of 800 GPUs (--gpus)"
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    assert rows and all(row[2].startswith(("800 GPUs", "offer removed", "4,000 GPUs (best")) for row in rows)
+    assert any(row[0] == "| value at the best block" for row in rows)
+    assert "| break-even price (per GPU-hour) | $2.4000 | 800 GPUs |" in result.stdout
+
+
+@pytest.mark.parametrize("gpus, problem", [
+    ("4", "4 is not a whole number of nodes of rent's generations (node_size 8)"),
+    ("0", "Invalid value for '--gpus': 0 is not in the range x>=1"),
+])
+def test_cli_a_block_the_offer_rules_out_exits_2(power_file, gpus, problem):
+    result = invoke("evaluate", power_file, "rent", "--gpus", gpus)
+    assert result.exit_code == 2
+    assert problem in result.stderr
