@@ -250,12 +250,11 @@ class Instance(Spec):
         installed = self.installed_gpus()
         for g, gen in enumerate(self.generations):
             for s, site in enumerate(self.sites):
-                stranded = installed[g, s] % gen.node_size
-                for t in np.flatnonzero(stranded):
-                    out.append(
-                        f"site {site.name}: {stranded[t]} {gen.name} GPUs stranded in period {t} "
-                        f"({installed[g, s, t]} installed is not a multiple of node_size {gen.node_size})"
-                    )
+                runs = [(n, first, last) for n, first, last in period_runs(installed[g, s] % gen.node_size) if n]
+                if runs:  # one line for all periods: "2 A GPUs stranded in periods 0-5, 4 in periods 6-11"
+                    counts = ", ".join(f"{n} in {periods_text(first, last)}" for n, first, last in runs)
+                    out.append(f"site {site.name}: {counts.replace(' in ', f' {gen.name} GPUs stranded in ', 1)} "
+                               f"(installed GPUs beyond whole nodes of node_size {gen.node_size})")
         nodes = self.usable_nodes()
         for lease in self.leases:
             if not lease.whole_sites:
@@ -270,6 +269,21 @@ class Instance(Spec):
                         f"term, so it cannot hold every GPU with the same block and cannot be accepted"
                     )
         return out
+
+
+def period_runs(values: Any) -> list[tuple[Any, int, int]]:
+    """(value, first period, last period) for each run of equal consecutive values."""
+    runs: list[tuple[Any, int, int]] = []
+    for t, v in enumerate(values):
+        if runs and runs[-1][0] == v:
+            runs[-1] = (v, runs[-1][1], t)
+        else:
+            runs.append((v, t, t))
+    return runs
+
+
+def periods_text(first: int, last: int) -> str:
+    return f"period {first}" if first == last else f"periods {first}-{last}"
 
 
 def _check_names(inst: Instance) -> list[tuple[str, str]]:

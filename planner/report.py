@@ -65,37 +65,107 @@ def breakdown(result: PlanResult, inst: Instance) -> Section:
     return Section("Value breakdown (discounted totals)", pd.DataFrame(rows, columns=["term", "value"]))
 
 
+USE_ORDER = {"training": 0, "inference": 1, "lease": 2, "idle": 3}
+
+
+def periods_label(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def count(value: float) -> str:
+    """Whole numbers as such (GPUs always are); served units may be fractional."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def in_instance_order(a: pd.DataFrame, inst: Instance) -> pd.DataFrame:
+    """Allocation rows by period, then sites and generations as written, uses training, inference,
+    lease, idle, and consumers as written."""
+    consumers = {use: {c.name: k for k, c in enumerate(items)}
+                 for use, items in (("training", inst.training), ("inference", inst.inference), ("lease", inst.leases))}
+    order = pd.DataFrame({
+        "period": a["period"],
+        "site": a["site"].map({s.name: k for k, s in enumerate(inst.sites)}),
+        "generation": a["generation"].map({g.name: k for k, g in enumerate(inst.generations)}),
+        "use": a["use"].map(USE_ORDER),
+        "consumer": [consumers.get(u, {}).get(c, -1) for u, c in zip(a["use"], a["consumer"])],
+    })
+    return a.loc[order.sort_values(list(order.columns), kind="stable").index]
+
+
+def period_blocks(a: pd.DataFrame, columns: list[str], T: int) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive periods in which these rows are identical."""
+    rows = {t: tuple(map(tuple, frame[columns].itertuples(index=False))) for t, frame in a.groupby("period")}
+    blocks: list[tuple[int, int]] = []
+    for t in range(T):
+        if blocks and rows.get(t) == rows.get(blocks[-1][0]):
+            blocks[-1] = (blocks[-1][0], t)
+        else:
+            blocks.append((t, t))
+    return blocks
+
+
+def runs(frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """Consecutive periods with equal values merged, per key (keys kept in the frame's order):
+    the frame's columns with `period` replaced by `periods` ("0-11")."""
+    key = frame.groupby(keys, sort=False).ngroup()
+    f = frame.assign(_key=key).sort_values(["_key", "period"], kind="stable")
+    new = (f["_key"].diff() != 0) | (f["period"].diff() != 1) | (f[values].shift() != f[values]).any(axis=1)
+    run = new.cumsum()
+    out = f.groupby(run).first()
+    out["periods"] = [periods_label(a, b) for a, b in zip(out["period"], f.groupby(run)["period"].last())]
+    return out[["periods", *[c for c in frame.columns if c != "period"]]].reset_index(drop=True)
+
+
 def split(result: PlanResult, inst: Instance) -> Section:
-    """GPUs by site x generation x use, averaged over periods, with peak MW and total GPU-hours."""
-    a = result.allocations
+    """GPUs by site x generation x use in each period (periods with the same split shown once), with
+    facility MW and GPU-hours; rows in instance order."""
+    a = in_instance_order(result.allocations, inst)
     kw = {g.name: g.power_kw for g in inst.generations}
     pue = {s.name: s.pue for s in inst.sites}
     a = a.assign(
         use=a["use"] + a["consumer"].map(lambda c: "" if pd.isna(c) else f": {c}"),
-        mw=a["gpus"] * a["generation"].map(kw) * a["site"].map(pue) / 1000.0,
+        mw=(a["use"] != "idle") * a["gpus"] * a["generation"].map(kw) * a["site"].map(pue) / 1000.0,
     )
-    a.loc[a["use"] == "idle", "mw"] = 0.0
-    grouped = a.groupby(["site", "generation", "use"], sort=False)
-    frame = pd.DataFrame({
-        "GPUs (avg)": grouped["gpus"].sum() / inst.T,
-        "MW (peak)": grouped["mw"].max(),
-        "GPU-hours": grouped["gpus"].sum() * inst.horizon.period_hours,
-    }).reset_index()
-    frame["GPUs (avg)"] = frame["GPUs (avg)"].map(lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}")
-    frame["MW (peak)"] = frame["MW (peak)"].map(lambda v: f"{v:,.1f}")
-    frame["GPU-hours"] = frame["GPU-hours"].map(lambda v: f"{v:,.0f}")
-    return Section("Split of the fleet", frame)
+    a = a.groupby(["period", "site", "generation", "use"], sort=False, as_index=False)[["gpus", "mw"]].sum()
+    rows = []
+    for first, last in period_blocks(a, ["site", "generation", "use", "gpus"], inst.T):
+        for r in a[a["period"] == first].itertuples(index=False):
+            rows.append((periods_label(first, last), r.site, r.generation, r.use, f"{r.gpus:,}", f"{r.mw:,.1f}",
+                         f"{r.gpus * inst.horizon.period_hours * (last - first + 1):,.0f}"))
+    return Section("Split of the fleet per period (periods with the same split shown once)",
+                   pd.DataFrame(rows, columns=["periods", "site", "generation", "use", "GPUs", "MW", "GPU-hours"]))
 
 
 def power(result: PlanResult, inst: Instance) -> Section:
-    p = result.site_power
-    frame = p.groupby("site", sort=False).agg(
-        available=("mw_available", "first"), peak=("mw_drawn", "max"), headroom=("headroom_mw", "min"),
-    ).reset_index()
-    frame.columns = ["site", "MW available", "MW drawn (peak)", "headroom MW (min)"]
-    for col in frame.columns[1:]:
+    """Facility MW drawn and headroom per site and period (periods with the same draw shown once)."""
+    p = result.site_power.assign(mw_drawn=result.site_power["mw_drawn"].round(6))
+    frame = runs(p[["site", "period", "mw_available", "mw_drawn", "headroom_mw"]], ["site"], ["mw_drawn"])
+    frame.columns = ["periods", "site", "MW available", "MW drawn", "headroom MW"]
+    for col in frame.columns[2:]:
         frame[col] = frame[col].map(lambda v: f"{v:,.1f}")
-    return Section("Site power", frame)
+    return Section("Site power per period", frame[["site", "periods", "MW available", "MW drawn", "headroom MW"]])
+
+
+def training(result: PlanResult, inst: Instance) -> Section:
+    """Each training run: placed (GPUs and units per period, where) or what it lacked."""
+    rows = [
+        ("yes" if r["placed"] else "no", r["run"], f"{r['gpus']:,}", count(r["units"]),
+         f"{' + '.join(r['generations'])} at {' + '.join(r['sites'])}" if r["placed"] else "", r["why"] or "")
+        for r in result.consumers["training"]
+    ]
+    return Section("Training runs (per period of their term)",
+                   pd.DataFrame(rows, columns=["placed", "name", "GPUs", "units", "on", "why not"]))
+
+
+def inference(result: PlanResult, inst: Instance) -> Section:
+    """Each pool's served and unserved units per tier (tiers as written) and period."""
+    frame = pd.DataFrame(result.consumers["inference"])
+    frame = runs(frame, ["pool", "tier"], ["demand", "served"])
+    rows = [(r.pool, unit_price(r.value_per_unit_hour, inst.currency), r.periods, count(r.demand), count(r.served),
+             count(r.unserved)) for r in frame.itertuples(index=False)]
+    return Section("Inference served per tier and period (units)",
+                   pd.DataFrame(rows, columns=["pool", "tier value per unit-hour", "periods", "demand", "served",
+                                               "unserved"]))
 
 
 def leases(result: PlanResult, inst: Instance) -> Section:
@@ -106,21 +176,34 @@ def leases(result: PlanResult, inst: Instance) -> Section:
     return Section("Lease offers", frame)
 
 
+SHADOW_ROWS = 20  # the most shadow prices a table shows
+
+
 def shadow_prices(result: PlanResult, inst: Instance) -> list[Section]:
-    """Marginal values, largest first: where one more MW or node is worth the most."""
+    """Marginal values, largest first: where one more MW or node is worth the most. A table says when
+    every price is zero, and how many it leaves out."""
     out = []
-    for name, unit in (("power", "per_mw"), ("inventory", "per_node")):
+    for name, unit, what in (("power", "per_mw", "one more MW of facility power for a period"),
+                             ("inventory", "per_node", "one more node for a period")):
         frame = result.shadow_prices[name]
-        frame = frame[frame[f"value_{unit}"].abs() > 1e-9].sort_values(f"value_{unit}", ascending=False)
-        frame = frame.assign(**{f"value_{unit}": frame[f"value_{unit}"].map(lambda v: money(v, inst.currency))})
-        title = "one more MW of facility power for a period" if name == "power" else "one more node for a period"
-        if not frame.empty:
-            out.append(Section(f"Shadow prices: {title} (local)", frame.head(20)))
+        column = f"value_{unit}"
+        nonzero = frame[frame[column].abs() > 1e-9].sort_values(column, ascending=False)
+        title = f"Shadow prices: {what} (local)"
+        if nonzero.empty:
+            more = "MW at any site" if name == "power" else "node of any generation at any site"
+            out.append(Section(title, pd.DataFrame({"note": [
+                f"every {name} shadow price is zero ({len(frame)} of them): one more {more} adds nothing in any period"]})))
+            continue
+        shown = nonzero.head(SHADOW_ROWS).assign(**{column: lambda f: f[column].map(lambda v: money(v, inst.currency))})
+        left_out = [f"top {len(shown)} of {len(nonzero)} non-zero"] if len(nonzero) > len(shown) else []
+        zeros = [f"{len(frame) - len(nonzero)} zero not shown"] if len(frame) > len(nonzero) else []
+        out.append(Section(f"{title}{' (' + '; '.join(left_out + zeros) + ')' if left_out or zeros else ''}", shown))
     return out
 
 
 def sections(result: PlanResult, inst: Instance) -> list[Section]:
-    """The plan as a planner reads it: status, value, split, power, leases, shadow prices, warnings."""
+    """The plan as a planner reads it: status, value, split, power, internal consumers, leases, shadow
+    prices, warnings."""
     if result.uncertainty is not None:
         from planner.scenario_report import scenario_sections  # it builds on this module's sections
 
@@ -128,6 +211,10 @@ def sections(result: PlanResult, inst: Instance) -> list[Section]:
     out = [summary(result, inst)]
     if result.status.has_solution:
         out += [breakdown(result, inst), split(result, inst), power(result, inst)]
+        if result.consumers is not None and inst.training:
+            out.append(training(result, inst))
+        if result.consumers is not None and inst.inference:
+            out.append(inference(result, inst))
         if len(result.leases):
             out.append(leases(result, inst))
         if result.shadow_prices is not None:
@@ -137,7 +224,8 @@ def sections(result: PlanResult, inst: Instance) -> list[Section]:
     return out
 
 
-LEFT = ("site", "generation", "use", "name", "lessee", "term", "", "warning", "consumer", "offer", "flag", "block")
+LEFT = ("site", "generation", "use", "name", "lessee", "term", "", "warning", "consumer", "offer", "flag", "block",
+        "periods", "pool", "on", "why not", "note", "placed")
 
 
 def render_table(parts: list[Section], width: int | None = None) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 from planner.model import PlanModel
 from planner.model.stochastic import StochasticModel
 from planner.risk import cvar, risk_objective
+from planner.outcomes import consumer_outcomes
 from planner.solvers import SolverReport, Status
 
 SHADOW_PRICE_NOTE = "local: LP duals with the optimum's discrete decisions (placed, accepted, choices) fixed"
@@ -38,6 +39,7 @@ class PlanResult:
     shadow_prices: dict[str, pd.DataFrame] | None = None  # only when asked for (local LP duals)
     lease_ends: list[dict] | None = None  # where a lease may end early: [{lease, period, by}]
     uncertainty: dict[str, Any] | None = None  # SPEC section 6 keys: expected_objective, cvar, scenarios, evpi, vss
+    consumers: dict[str, list[dict]] | None = None  # planner.outcomes: each training run and inference pool
 
     def to_dict(self) -> dict[str, Any]:
         """The SPEC section-5 JSON document (plus `shadow_prices` when they were asked for)."""
@@ -65,6 +67,8 @@ class PlanResult:
             out["lease_ends"] = self.lease_ends
         if self.uncertainty is not None:
             out.update(self.uncertainty)
+        if self.consumers is not None:
+            out["consumers"] = self.consumers
         if self.shadow_prices is not None:
             out["shadow_prices"] = {"note": SHADOW_PRICE_NOTE, **{
                 name: frame.to_dict("records") for name, frame in self.shadow_prices.items()}}
@@ -101,6 +105,7 @@ def extract(m: PlanModel, report: SolverReport, build_seconds: float = 0.0) -> P
     result.site_power = _site_power(m, result.allocations)
     if with_fees(m.instance):
         result.lease_ends = lease_ends(m, x)
+    result.consumers = consumer_outcomes(inst, result.allocations)
     return result
 
 
