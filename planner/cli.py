@@ -21,7 +21,7 @@ from planner.evaluate_scenarios import evaluate_under_uncertainty
 from planner.files import write_atomic
 from planner.explain import explain as explain_plan
 from planner.instance import Instance, InstanceError, Lease, decode, load_instance, parse_instance
-from planner.report import evaluation_sections, render, render_document
+from planner.report import evaluation_sections, money, render, render_document
 from planner.scenario_report import evaluation_sections as scenario_evaluation_sections
 from planner.solvers import ALIASES, HEURISTICS, SOLVERS
 from planner.verify import VerificationError, check
@@ -257,12 +257,17 @@ def verify(instance: str, result: str) -> None:
     """Check a RESULT.json plan against INSTANCE, rule by rule, independently of the model."""
     inst = read_instance(instance)
     plan = read_json(result, "result")
+    if plan.get("instance") != inst.name:  # not a plan for this instance: one line, not every rule it breaks
+        fail(f"{result}: is a plan for instance {plan.get('instance')!r}, not for {instance} (instance {inst.name!r})",
+             EXIT_BAD_INPUT)
     violations = check(inst, plan)
     for v in violations:
         click.echo(f"{result}: {v.rule}: {v.message}", err=True)
     if violations:
         fail(f"{result}: {len(violations)} violation(s) of the SPEC", EXIT_NO_PLAN)
-    click.echo(f"{result}: verified against {instance}: status {plan['status']}, objective {plan.get('objective')}")
+    objective = plan.get("objective")
+    shown = money(objective, inst.currency) if isinstance(objective, (int, float)) else objective
+    click.echo(f"{result}: verified against {instance}: status {plan['status']}, objective {shown}")
     if plan["status"] not in ("optimal", "feasible"):
         sys.exit(EXIT_NO_PLAN)
 

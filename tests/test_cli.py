@@ -373,6 +373,21 @@ def test_verify_catches_a_wrong_objective(solved):
     assert f"{out}: objective: " in result.stderr
 
 
+def test_verify_against_the_wrong_instance_says_so_in_one_line(solved, tmp_path):
+    inst, out = solved
+    other = write(tmp_path / "other.yaml", edited(lambda d: d.update(name="other-fleet")))
+    result = invoke("verify", other, out)
+    assert result.exit_code == 2
+    assert result.stderr == (f"planner: {out}: is a plan for instance 'teach-power-bound', not for {other} "
+                             f"(instance 'other-fleet')\n")
+
+
+def test_verify_states_the_objective_with_its_currency(solved):
+    result = invoke("verify", *solved)
+    assert result.exit_code == 0
+    assert "status optimal, objective $177.50" in result.stdout
+
+
 def test_verify_rejects_a_result_that_is_not_json(solved):
     inst, out = solved
     out.write_text("status: optimal\n")
