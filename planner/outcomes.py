@@ -40,16 +40,20 @@ def consumer_outcomes(inst: Instance, allocations: pd.DataFrame) -> dict[str, li
 def training_outcomes(inst: Instance, allocations: pd.DataFrame) -> pd.DataFrame:
     """One row per run: GPUs and units per period when placed; otherwise what it lacked
     ("gpus", "power" or "value") and why, in words."""
+    busy = allocations[allocations["use"] != "idle"]
+    busy = busy.assign(g=busy["generation"].map({g.name: k for k, g in enumerate(inst.generations)}),
+                       s=busy["site"].map({s.name: k for k, s in enumerate(inst.sites)}))
+    by_run = dict(tuple(busy[busy["use"] == "training"].groupby("consumer")))
     rows = []
     for run in inst.training:
-        mine = allocations[(allocations["use"] == "training") & (allocations["consumer"] == run.name)]
+        mine = by_run.get(run.name, busy.iloc[:0])
         held = mine[mine["period"] == inst.window(run).start]
         gpus = int(held["gpus"].sum())
         if gpus:
             rows.append([run.name, True, gpus, _units(inst, run, held), _names(held["generation"]),
                          _names(held["site"]), None, None])
         else:
-            lacked, why = what_it_lacked(inst, run, allocations)
+            lacked, why = what_it_lacked(inst, run, busy)
             rows.append([run.name, False, 0, 0.0, [], [], lacked, why])
     return pd.DataFrame(rows, columns=TRAINING_COLUMNS)
 
@@ -66,10 +70,11 @@ def _units(inst: Instance, run: TrainingRun, held: pd.DataFrame) -> float:
     return float(held["gpus"].sum() * speed.min())
 
 
-def what_it_lacked(inst: Instance, run: TrainingRun, allocations: pd.DataFrame) -> tuple[str, str]:
+def what_it_lacked(inst: Instance, run: TrainingRun, busy: pd.DataFrame) -> tuple[str, str]:
     """Why a run was not placed: not enough GPUs of an allowed generation at one site (even with
     every one of them), not enough power to run them (even with each site's power to itself), or
-    neither: then the GPUs it could use were worth more elsewhere."""
+    neither: then the GPUs it could use were worth more elsewhere (`busy`: the plan's non-idle rows,
+    with generation and site indices g and s)."""
     need = f"it needs {run.min_units:,.0f} units" if run.min_units > 0 else "it needs one node"
     gpus_only, powered = reach(inst, run, powered=False), reach(inst, run, powered=True)
     if gpus_only.units <= 0 or gpus_only.units < run.min_units:
@@ -78,7 +83,7 @@ def what_it_lacked(inst: Instance, run: TrainingRun, allocations: pd.DataFrame) 
     if powered.units <= 0 or powered.units < run.min_units:
         return "power", (f"power: its GPUs give {gpus_only.units:,.0f} units but site power runs at most "
                          f"{powered.units:,.0f} of them ({powered.where()}); {need}")
-    holders = _holders(inst, run, allocations)
+    holders = _holders(inst, run, busy)
     went = f"its GPUs went to {holders}" if holders else "its GPUs stay idle: its value does not cover their energy"
     return "value", (f"worth less than the alternatives: up to {powered.units:,.0f} units fit "
                      f"({powered.where()}), but {went}")
@@ -129,14 +134,12 @@ def _runnable(inst: Instance, gens: list[int], site: int, nodes: np.ndarray, pow
     return taken * sizes
 
 
-def _holders(inst: Instance, run: TrainingRun, allocations: pd.DataFrame, most: int = 3) -> str:
+def _holders(inst: Instance, run: TrainingRun, busy: pd.DataFrame, most: int = 3) -> str:
     """Who holds the GPUs the run could use, most GPUs per period first."""
-    a = allocations
-    gens = {inst.generations[g].name for g in inst.allowed_generations(run)}
-    sites = {inst.sites[s].name for s in inst.allowed_sites(run)}
     window = inst.window(run)
-    mine = a[(a["use"] != "idle") & a["generation"].isin(gens) & a["site"].isin(sites)
-             & a["period"].isin(list(window))]
+    t = busy["period"].to_numpy()
+    mine = busy[np.isin(busy["g"].to_numpy(), inst.allowed_generations(run))
+                & np.isin(busy["s"].to_numpy(), inst.allowed_sites(run)) & (t >= window.start) & (t < window.stop)]
     per_period = (mine.groupby(["use", "consumer"])["gpus"].sum() / len(window)).sort_values(ascending=False)
     return ", ".join(f"{use} {name} ({gpus:,.0f} GPUs)" for (use, name), gpus in per_period.head(most).items())
 

@@ -177,6 +177,15 @@ def leases(result: PlanResult, inst: Instance) -> Section:
 
 
 SHADOW_ROWS = 20  # the most shadow prices a table shows
+MAX_ROWS = 200  # the most rows of a per-period table: a terminal page, not a data dump
+
+
+def truncated(sec: Section, most: int = MAX_ROWS) -> Section:
+    """At most `most` rows, and a title that says how many were left out and where they all are."""
+    if len(sec.frame) <= most:
+        return sec
+    return Section(f"{sec.title} (first {most} of {len(sec.frame):,} rows; --format json has them all)",
+                   sec.frame.head(most))
 
 
 def shadow_prices(result: PlanResult, inst: Instance) -> list[Section]:
@@ -210,11 +219,11 @@ def sections(result: PlanResult, inst: Instance) -> list[Section]:
         return scenario_sections(result, inst)
     out = [summary(result, inst)]
     if result.status.has_solution:
-        out += [breakdown(result, inst), split(result, inst), power(result, inst)]
+        out += [breakdown(result, inst), truncated(split(result, inst)), power(result, inst)]
         if result.consumers is not None and inst.training:
             out.append(training(result, inst))
         if result.consumers is not None and inst.inference:
-            out.append(inference(result, inst))
+            out.append(truncated(inference(result, inst)))
         if len(result.leases):
             out.append(leases(result, inst))
         if result.shadow_prices is not None:
