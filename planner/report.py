@@ -78,18 +78,19 @@ def count(value: float) -> str:
 
 
 def in_instance_order(a: pd.DataFrame, inst: Instance) -> pd.DataFrame:
-    """Allocation rows by period, then sites and generations as written, uses training, inference,
-    lease, idle, and consumers as written."""
+    """Rows by period, then sites and generations as written, uses training, inference, lease, idle,
+    and consumers as written (whichever of these columns the frame has)."""
     consumers = {use: {c.name: k for k, c in enumerate(items)}
                  for use, items in (("training", inst.training), ("inference", inst.inference), ("lease", inst.leases))}
     order = pd.DataFrame({
-        "period": a["period"],
-        "site": a["site"].map({s.name: k for k, s in enumerate(inst.sites)}),
-        "generation": a["generation"].map({g.name: k for k, g in enumerate(inst.generations)}),
+        "period": a.get("period", 0),
+        "site": a["site"].map({s.name: k for k, s in enumerate(inst.sites)}) if "site" in a else 0,
         "use": a["use"].map(USE_ORDER),
         "consumer": [consumers.get(u, {}).get(c, -1) for u, c in zip(a["use"], a["consumer"])],
-    })
-    return a.loc[order.sort_values(list(order.columns), kind="stable").index]
+        "generation": a["generation"].map({g.name: k for k, g in enumerate(inst.generations)}),
+    }, index=a.index)
+    keys = ["period", "site", "generation", "use", "consumer"] if "site" in a else ["use", "consumer", "generation"]
+    return a.loc[order.sort_values(keys, kind="stable").index]
 
 
 def period_blocks(a: pd.DataFrame, columns: list[str], T: int) -> list[tuple[int, int]]:
@@ -203,10 +204,11 @@ def shadow_prices(result: PlanResult, inst: Instance) -> list[Section]:
             out.append(Section(title, pd.DataFrame({"note": [
                 f"every {name} shadow price is zero ({len(frame)} of them): one more {more} adds nothing in any period"]})))
             continue
-        shown = nonzero.head(SHADOW_ROWS).assign(**{column: lambda f: f[column].map(lambda v: money(v, inst.currency))})
-        left_out = [f"top {len(shown)} of {len(nonzero)} non-zero"] if len(nonzero) > len(shown) else []
-        zeros = [f"{len(frame) - len(nonzero)} zero not shown"] if len(frame) > len(nonzero) else []
-        out.append(Section(f"{title}{' (' + '; '.join(left_out + zeros) + ')' if left_out or zeros else ''}", shown))
+        shown = nonzero.head(SHADOW_ROWS)
+        shown = shown.assign(**{column: [money(v, inst.currency) for v in shown[column]]})
+        notes = [f"top {len(shown)} of {len(nonzero)} non-zero"] if len(nonzero) > len(shown) else []
+        notes += [f"{len(frame) - len(nonzero)} zero not shown"] if len(frame) > len(nonzero) else []
+        out.append(Section(f"{title} ({'; '.join(notes)})" if notes else title, shown))
     return out
 
 
@@ -307,9 +309,9 @@ def evaluation_sections(ev: OfferEvaluation, inst: Instance) -> list[Section]:
     if ev.flags:
         out.append(Section("Plausibility", pd.DataFrame({"flag": ev.flags})))
     if not ev.displaced.empty:
-        d = ev.displaced.copy()
-        for col in ("with_offer", "without_offer", "change"):
-            d[col] = d[col].map(lambda v: f"{v:+,.0f}" if col == "change" else f"{v:,.0f}")
+        d = in_instance_order(ev.displaced, inst)
+        d = d.assign(with_offer=d["with_offer"].map("{:,.0f}".format),
+                     without_offer=d["without_offer"].map("{:,.0f}".format), change=d["change"].map("{:+,.0f}".format))
         d.columns = ["use", "consumer", "generation", "GPUs with offer", "GPUs without", "change"]
         out.append(Section(f"What the offer displaces at {ev.block_gpus:,} GPUs (GPUs per period, horizon average)", d))
     return out

@@ -374,7 +374,7 @@ def test_verify_catches_a_wrong_objective(solved):
 
 
 def test_verify_against_the_wrong_instance_says_so_in_one_line(solved, tmp_path):
-    inst, out = solved
+    _, out = solved
     other = write(tmp_path / "other.yaml", edited(lambda d: d.update(name="other-fleet")))
     result = invoke("verify", other, out)
     assert result.exit_code == 2

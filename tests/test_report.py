@@ -4,7 +4,6 @@ they leave out, money with its currency. Every number derived by hand on a tiny 
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from planner import parse_instance, solve
@@ -139,8 +138,8 @@ def test_stranded_gpus_are_one_warning_line_across_periods():
         "name": "stranded", "horizon": {"periods": 12}, "generations": [dict(A, node_size=8)],
         "sites": [{"name": "s1", "power_mw": 1, "inventory": {"A": 10},
                    "deliveries": [{"period": 6, "generation": "A", "gpus": 2}]}]})
-    assert inst.warnings() == ["site s1: 2 A GPUs stranded in periods 0-5, 4 in periods 6-11 "
-                               "(installed GPUs beyond whole nodes of node_size 8)"]
+    line = "site s1: 2 A GPUs stranded in periods 0-5, 4 in periods 6-11 (installed GPUs beyond whole nodes of node_size 8)"
+    assert inst.warnings() == [line]
 
 
 def shadow_sections(data: dict) -> dict:
@@ -156,8 +155,8 @@ def test_all_zero_power_prices_are_said_and_a_long_table_says_it_is_truncated():
                                       sites=[{"name": "s1", "power_mw": 10, "inventory": {"A": 4}}],
                                       inference=[{"name": "chat", "demand": [{"units": 100, "value_per_unit_hour": 2.0}]}]))
     power = tables["Shadow prices: one more MW of facility power for a period (local)"]
-    assert list(power["note"]) == ["every power shadow price is zero (25 of them): one more MW at any site adds "
-                                   "nothing in any period"]
+    note = "every power shadow price is zero (25 of them): one more MW at any site adds nothing in any period"
+    assert list(power["note"]) == [note]
     [nodes] = [frame for title, frame in tables.items() if "node" in title]
     [title] = [title for title in tables if "node" in title]
     assert title.endswith("(local) (top 20 of 25 non-zero)")  # B has no GPUs at s1: no price for it
@@ -175,6 +174,8 @@ def test_money_carries_its_currency_in_every_evaluate_figure():
     assert rows["break-even price (per GPU-hour)"] == "EUR 2.0000"
     assert rows["implied price per GPU-hour"] == "EUR 3.00"
     assert rows["value of the offer"] == "EUR 80.00"  # (3.0 - 2.0) x 8 GPUs x 10 h
+    displaced = evaluation_sections(ev, inst)[-1].frame
+    assert list(zip(displaced["use"], displaced["change"])) == [("inference", "-8"), ("lease", "+8")]  # uses in order
 
 
 def test_cli_json_carries_the_consumers_and_markdown_shows_them(tmp_path):
