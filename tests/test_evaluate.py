@@ -525,3 +525,12 @@ def test_cli_a_block_the_offer_rules_out_exits_2(power_file, gpus, problem):
     result = invoke("evaluate", power_file, "rent", "--gpus", gpus)
     assert result.exit_code == 2
     assert problem in result.stderr
+
+
+def test_cli_gpus_is_checked_the_same_way_with_scenarios(tmp_path):
+    """An instance with scenarios (SPEC section 6) goes to the scenario evaluation: --gpus is refused alike."""
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(yaml.safe_dump(dict(POWER_BOUND, uncertainty={"scenarios": [{"name": "only", "probability": 1}]})))
+    result = invoke("evaluate", path, "rent", "--gpus", "4")
+    assert result.exit_code == 2
+    assert "4 is not a whole number of nodes of rent's generations (node_size 8)" in result.stderr
