@@ -43,7 +43,7 @@ class OfferEvaluation:
     objective_rejected: float | None
     break_even_price: float | None
     price_unit: str  # "per GPU-hour" or "per period"
-    gpus: int  # the block (GPUs per period) the accepted plan holds, assumed by the break-even
+    gpus: int  # the block the break-even assumes: block_gpus, whose size the break-even keeps (older key)
     implied_price_per_gpu_hour: float | None
     price_per_mw_month: float | None
     revenue_over_term: float  # undiscounted
