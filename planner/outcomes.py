@@ -28,7 +28,7 @@ class Reach:
     sites: list[str]
 
     def where(self) -> str:
-        return f"{' + '.join(self.generations) or 'no GPU'} at {' + '.join(self.sites) or 'no site'}"
+        return f"{' + '.join(self.generations)} at {' + '.join(self.sites)}"
 
 
 def consumer_outcomes(inst: Instance, allocations: pd.DataFrame) -> dict[str, list[dict]]:
@@ -77,7 +77,9 @@ def what_it_lacked(inst: Instance, run: TrainingRun, busy: pd.DataFrame) -> tupl
     with generation and site indices g and s)."""
     need = f"it needs {run.min_units:,.0f} units" if run.min_units > 0 else "it needs one node"
     gpus_only, powered = reach(inst, run, powered=False), reach(inst, run, powered=True)
-    if gpus_only.units <= 0 or gpus_only.units < run.min_units:
+    if gpus_only.units <= 0:
+        return "gpus", f"GPUs: none of the GPUs it may use ({_shape(run)}) is there throughout its term; {need}"
+    if gpus_only.units < run.min_units:
         return "gpus", (f"GPUs: at most {gpus_only.units:,.0f} units from the GPUs it may use "
                         f"({_shape(run)}, best {gpus_only.where()}); {need}")
     if powered.units <= 0 or powered.units < run.min_units:

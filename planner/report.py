@@ -12,6 +12,7 @@ from rich.table import Table
 
 from planner.evaluate import OfferEvaluation
 from planner.instance import Instance
+from planner.outcomes import INFERENCE_COLUMNS
 from planner.results import PlanResult
 
 
@@ -160,7 +161,7 @@ def training(result: PlanResult, inst: Instance) -> Section:
 
 def inference(result: PlanResult, inst: Instance) -> Section:
     """Each pool's served and unserved units per tier (tiers as written) and period."""
-    frame = pd.DataFrame(result.consumers["inference"])
+    frame = pd.DataFrame(result.consumers["inference"], columns=INFERENCE_COLUMNS)
     frame = runs(frame, ["pool", "tier"], ["demand", "served"])
     rows = [(r.pool, unit_price(r.value_per_unit_hour, inst.currency), r.periods, count(r.demand), count(r.served),
              count(r.unserved)) for r in frame.itertuples(index=False)]

@@ -42,6 +42,14 @@ def test_a_run_that_lacks_gpus_of_one_generation_at_one_site():
                           "best B at s1); it needs 100 units")
 
 
+def test_a_run_with_no_gpu_it_may_use():
+    row = outcome(instance(sites=TWO_SITES, training=[{"name": "gb", "value_per_unit_hour": 5, "generations": []}]),
+                  "gb")
+    assert row["lacked"] == "gpus"
+    assert row["why"] == ("GPUs: none of the GPUs it may use (one generation, one site) is there throughout its term; "
+                          "it needs one node")
+
+
 def test_the_same_run_mixed_across_sites_is_placed_at_the_slowest_pace():
     """Mixed over both sites: at pace 2 (B only) 80 B GPUs x 2.0 = 160 units; at pace 1 (A and B) 144 GPUs x 1.0
     = 144 units. The run takes the 80 B: 160 units per period."""
