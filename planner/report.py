@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.evaluate import OfferEvaluation
-from planner.instance import Instance
+from planner.instance import Instance, period_runs
 from planner.outcomes import INFERENCE_COLUMNS
 from planner.results import PlanResult
 
@@ -97,13 +97,7 @@ def in_instance_order(a: pd.DataFrame, inst: Instance) -> pd.DataFrame:
 def period_blocks(a: pd.DataFrame, columns: list[str], T: int) -> list[tuple[int, int]]:
     """Maximal runs of consecutive periods in which these rows are identical."""
     rows = {t: tuple(map(tuple, frame[columns].itertuples(index=False))) for t, frame in a.groupby("period")}
-    blocks: list[tuple[int, int]] = []
-    for t in range(T):
-        if blocks and rows.get(t) == rows.get(blocks[-1][0]):
-            blocks[-1] = (blocks[-1][0], t)
-        else:
-            blocks.append((t, t))
-    return blocks
+    return [(first, last) for _, first, last in period_runs([rows.get(t) for t in range(T)])]
 
 
 def runs(frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
