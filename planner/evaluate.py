@@ -114,7 +114,7 @@ def solve_each(instances: list[Instance], solver: str) -> list[PlanResult]:
     return [solve(inst, solver=solver) for inst in instances]
 
 
-def _with_price(inst: Instance, name: str, factor: float) -> Instance:
+def with_price(inst: Instance, name: str, factor: float) -> Instance:
     """The offer's price (scalar, mapping or fixed payment) scaled by `factor`."""
     lease = next(lease for lease in inst.leases if lease.name == name)
     if lease.payment_per_period is not None:
@@ -157,7 +157,7 @@ def break_even_factor(accepted: Instance, lease: Lease, rejected_objective: floa
         if abs(excess) <= 1e-9 * max(1.0, abs(rejected_objective)) or slope <= 0:
             break
         factor -= excess / slope
-        plan = solve(_with_price(accepted, lease.name, factor), solver=solver)
+        plan = solve(with_price(accepted, lease.name, factor), solver=solver)
         if not plan.status.has_solution:
             raise RuntimeError(f"re-solve at price factor {factor:g} returned {plan.status.value}")
     return factor, plan

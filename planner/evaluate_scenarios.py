@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from planner.api import solve
+from planner.evaluate import requested_block, with_offer, with_price
 from planner.instance import Instance, Lease, parse_instance
 from planner.results import PlanResult
 
@@ -38,17 +39,12 @@ class ScenarioEvaluation:
 
 
 def forced(inst: Instance, name: str, gpus: int | None = None, termination: bool = True) -> Instance:
-    """The offer signed at the block the lessee asks for (`gpus`, else its max_gpus, else its best block)."""
+    """The offer signed at the block the lessee asks for (planner.evaluate's rule), with or without its
+    termination right."""
     lease = next(x for x in inst.leases if x.name == name)
-    update: dict[str, Any] = {"signed": True}
-    block = gpus if gpus is not None else lease.max_gpus
-    if lease.payment_per_period is None and not lease.whole_sites:
-        update["min_gpus"] = max(1, lease.min_gpus) if block is None else block
-        if block is not None:
-            update["max_gpus"] = block
     if not termination:
-        update["termination"] = None
-    return inst.model_copy(update={"leases": [x.model_copy(update=update) if x.name == name else x for x in inst.leases]})
+        lease = lease.model_copy(update={"termination": None})
+    return with_offer(inst, lease, accepted=True, gpus=requested_block(inst, lease, gpus)[0])
 
 
 def removed(inst: Instance, name: str) -> Instance:
@@ -58,18 +54,6 @@ def removed(inst: Instance, name: str) -> Instance:
     for sc in data["uncertainty"]["scenarios"]:
         sc["lessee_exits"].pop(name, None)
     return parse_instance(data, f"{inst.name} without {name}")
-
-
-def priced(inst: Instance, name: str, factor: float) -> Instance:
-    """The offer's price (a number, a mapping or a fixed payment) times `factor`."""
-    def scaled(x: Lease) -> Lease:
-        if x.payment_per_period is not None:
-            return x.model_copy(update={"payment_per_period": x.payment_per_period * factor})
-        price = x.price_per_gpu_hour
-        new = {g: v * factor for g, v in price.items()} if isinstance(price, dict) else price * factor
-        return x.model_copy(update={"price_per_gpu_hour": new})
-
-    return inst.model_copy(update={"leases": [scaled(x) if x.name == name else x for x in inst.leases]})
 
 
 def _values(plan: PlanResult) -> dict[str, float]:
@@ -141,11 +125,11 @@ def _break_even(accepted_inst: Instance, lease: Lease, target: float, plan: Plan
         if abs(excess) <= 1e-9 * max(1.0, abs(target)) or slope <= 0:
             break
         factor = max(factor / 10, factor - excess / slope)  # a price factor stays positive
-        plan = solve(priced(accepted_inst, lease.name, factor), solver=solver)
+        plan = solve(with_price(accepted_inst, lease.name, factor), solver=solver)
         if not plan.status.has_solution:
             return None, None
     if abs(plan.objective - target) > 1e-6 * max(1.0, abs(target)):
         return None, None
-    above = solve(priced(accepted_inst, lease.name, factor * (1 + FLIP)), solver=solver).objective
-    below = solve(priced(accepted_inst, lease.name, factor * (1 - FLIP)), solver=solver).objective
+    above = solve(with_price(accepted_inst, lease.name, factor * (1 + FLIP)), solver=solver).objective
+    below = solve(with_price(accepted_inst, lease.name, factor * (1 - FLIP)), solver=solver).objective
     return factor * _price(lease), bool(above > target > below)

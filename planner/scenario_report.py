@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from planner.instance import Instance
-from planner.report import Section, money, summary
+from planner.report import Section, money, summary, unit_price
 from planner.results import PlanResult
 
 USES = ("training", "inference", "lease", "idle")
@@ -69,8 +69,8 @@ def evaluation_sections(ev, inst: Instance) -> list[Section]:
         ("F accepted / rejected", f"{money(ev.objective_accepted, cur)} / {money(ev.objective_rejected, cur)}"),
         ("probability that accepting loses", "-" if ev.probability_of_loss is None else f"{ev.probability_of_loss:.0%}"),
         (f"break-even price {ev.price_unit} (block {block})",
-         "-" if ev.break_even_price is None else f"{ev.break_even_price:,.4g}"
-         + ("" if ev.break_even_checked else " (not confirmed by re-solves at +-0.1%)")),
+         (money(ev.break_even_price, cur) if ev.price_unit == "per period" else unit_price(ev.break_even_price, cur, 4))
+         + ("" if ev.break_even_checked in (None, True) else " (not confirmed by re-solves at +-0.1%)")),
     ]
     if ev.termination_right_value is not None:
         rows.append(("value of the termination right", money(ev.termination_right_value, cur)))
