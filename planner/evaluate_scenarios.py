@@ -21,7 +21,7 @@ FLIP = 1e-3  # the break-even is checked by re-solving this far (relative) eithe
 @dataclass
 class ScenarioEvaluation:
     offer: str
-    decision: str  # "accept" or "reject" (on F)
+    decision: str  # "accept" or "reject" (on F); "signed" for a signed contract (value = the cost of honouring it)
     block_gpus: int | None  # the block evaluated: GPUs per period the accepted plan holds
     value: float | None  # F(accepted) - F(rejected)
     objective_accepted: float | None
@@ -93,7 +93,7 @@ def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs",
              "rejected": without[sc.name], "value": with_offer[sc.name] - without[sc.name]} for sc in inst.uncertainty.scenarios]
     value = accepted.objective - rejected.objective
     out = ScenarioEvaluation(
-        name, "accept" if value > 0 else "reject", block, value, accepted.objective, rejected.objective, rows,
+        name, "signed" if lease.signed else "accept" if value > 0 else "reject", block, value, accepted.objective, rejected.objective, rows,
         probability_of_loss=sum(r["probability"] for r in rows if r["value"] < -1e-9 * max(1.0, abs(r["rejected"]))),
         price_unit=unit,
     )
