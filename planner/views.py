@@ -1,0 +1,170 @@
+"""What a shared report shows, computed from a result document (SPEC section 5, and section 6's
+`scenarios` when present) and its instance: one source for the HTML report and the workbook.
+
+Everything here reads the JSON document, not a PlanResult, so a saved RESULT.json renders the
+same as a fresh solve.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from planner.evaluate import market_bands, payment_per_period
+from planner.instance import Instance, Lease
+from planner.results import TERMS
+
+USES = ("training", "inference", "lease", "idle")
+GROUP = ["scenario", "site", "generation", "use", "period"]
+
+
+def allocations(doc: dict[str, Any]) -> pd.DataFrame:
+    """The allocation rows, with a `scenario` column (empty string for a plan without scenarios)."""
+    frame = pd.DataFrame(doc.get("allocations") or [],
+                         columns=["period", "site", "generation", "use", "consumer", "gpus", "scenario"])
+    return frame.fillna({"scenario": ""}).astype({"period": int, "gpus": int})
+
+
+def scenario_names(doc: dict[str, Any]) -> list[str]:
+    return [s["name"] for s in doc.get("scenarios") or []]
+
+
+def gpus_by_use(doc: dict[str, Any]) -> pd.DataFrame:
+    """GPUs per (scenario, site, generation, use, period), summed over consumers."""
+    return allocations(doc).groupby(GROUP, as_index=False)["gpus"].sum()
+
+
+def site_power(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
+    """Facility MW drawn vs available per (scenario, site, period); idle GPUs draw nothing."""
+    a = allocations(doc)
+    kw = {g.name: g.power_kw for g in inst.generations}
+    pue = {s.name: s.pue for s in inst.sites}
+    running = a[a["use"] != "idle"]
+    drawn = (running["gpus"] * running["generation"].map(kw) * running["site"].map(pue) / 1000.0)
+    drawn = drawn.groupby([running["scenario"], running["site"], running["period"]]).sum()
+    grid = pd.MultiIndex.from_product(
+        [scenario_names(doc) or [""], [s.name for s in inst.sites], range(inst.T)], names=["scenario", "site", "period"])
+    out = drawn.reindex(grid, fill_value=0.0).rename("mw_drawn").reset_index()
+    out["mw_available"] = out["site"].map({s.name: s.power_mw for s in inst.sites})
+    out["headroom_mw"] = out["mw_available"] - out["mw_drawn"]
+    return out
+
+
+def lease_block(doc: dict[str, Any], lease: Lease) -> pd.DataFrame:
+    """GPUs per (site, generation) the lease holds in the first period it holds any (first stage: same in all)."""
+    a = allocations(doc)
+    rows = a[(a["use"] == "lease") & (a["consumer"] == lease.name)]
+    rows = rows[rows["scenario"] == rows["scenario"].min()] if not rows.empty else rows
+    first = rows[rows["period"] == rows["period"].min()] if not rows.empty else rows
+    return first.groupby(["site", "generation"], as_index=False)["gpus"].sum()
+
+
+def market_band(generations: list[str]) -> tuple[float | None, float | None]:
+    """(lowest contract price, highest on-demand price) in USD/GPU-hour over these generations."""
+    bands = market_bands()
+    known = [bands[g.upper()] for g in generations if g.upper() in bands]
+    lows = [b["rent_contract_low"] for b in known if "rent_contract_low" in b]
+    highs = [b["rent_on_demand_high"] for b in known if "rent_on_demand_high" in b]
+    return (min(lows) if lows else None), (max(highs) if highs else None)
+
+
+def band_position(price: float | None, low: float | None, high: float | None) -> str:
+    if price is None or low is None or high is None:
+        return "-"
+    return "below the band" if price < low else "above the band" if price > high else "within the band"
+
+
+def leases(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
+    """Each lease as the instance orders it: accepted, block, revenue, implied $/GPU-hour vs the market band."""
+    by_name = {row["name"]: row for row in doc.get("leases") or []}
+    rows = []
+    for lease in inst.leases:
+        row = by_name.get(lease.name, {"accepted": False, "gpus": 0, "revenue": 0.0})
+        block = lease_block(doc, lease)
+        gpus = int(block["gpus"].sum())
+        implied = payment_per_period(inst, lease, block) / (gpus * inst.horizon.period_hours) if gpus else None
+        usd = inst.currency == "USD"
+        low, high = market_band(list(block["generation"])) if usd else (None, None)
+        rows.append({
+            "lease": lease.name, "lessee": lease.lessee or lease.name, "accepted": bool(row["accepted"]),
+            "gpus": int(row["gpus"]),
+            "block": ", ".join(f"{r.gpus:,} {r.generation} at {r.site}" for r in block.itertuples()) or "-",
+            "revenue": float(row["revenue"]), "price_per_gpu_hour": implied,
+            "band_low": low, "band_high": high, "vs_band": band_position(implied, low, high),
+        })
+    return pd.DataFrame(rows, columns=["lease", "lessee", "accepted", "gpus", "block", "revenue",
+                                       "price_per_gpu_hour", "band_low", "band_high", "vs_band"])
+
+
+def served_by_tier(capacity: float, tiers: list[tuple[float, float]]) -> list[float]:
+    """Capacity split over (units, value) tiers, highest value first; tiers worth <= 0 are never served."""
+    served = [0.0] * len(tiers)
+    for k in sorted(range(len(tiers)), key=lambda k: -tiers[k][1]):
+        units, value = tiers[k]
+        if value > 0:
+            served[k] = min(units, capacity)
+            capacity -= served[k]
+    return served
+
+
+def _consumer_gpus(a: pd.DataFrame, use: str, name: str) -> pd.DataFrame:
+    return a[(a["use"] == use) & (a["consumer"] == name)]
+
+
+def consumers(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
+    """Each internal consumer: placed or not, GPUs, and units served vs demanded per tier (per active period,
+    averaged over its periods; in the first scenario listed when there are several)."""
+    a = allocations(doc)
+    a = a[a["scenario"] == a["scenario"].min()] if not a.empty else a
+    speed = {g.name: (g.train_speed, g.infer_speed) for g in inst.generations}
+    rows = []
+    for run in inst.training:
+        mine = _consumer_gpus(a, "training", run.name)
+        periods = len(inst.window(run))
+        first = mine[mine["period"] == mine["period"].min()] if not mine.empty else mine
+        pace = min((speed[g][0] for g in first["generation"]), default=0.0)
+        units = sum(r.gpus * (speed[r.generation][0] if run.homogeneous else pace) for r in first.itertuples())
+        rows.append({"consumer": run.name, "kind": "training", "placed": not mine.empty,
+                     "gpus": mine["gpus"].sum() / periods, "tier": "-", "value_per_unit_hour": run.value_per_unit_hour,
+                     "demand_units": run.max_units, "served_units": units})
+    for pool in inst.inference:
+        mine = _consumer_gpus(a, "inference", pool.name)
+        window = list(inst.window(pool))
+        capacity = (mine["gpus"] * mine["generation"].map(lambda g: speed[g][1])).groupby(mine["period"]).sum()
+        scale = pool.demand_scale or [1.0] * inst.T
+        served = [served_by_tier(float(capacity.get(t, 0.0)), [(d.units * scale[t], d.value_per_unit_hour)
+                                                                 for d in pool.demand]) for t in window]
+        for k, tier in enumerate(pool.demand):
+            rows.append({"consumer": pool.name, "kind": "inference", "placed": not mine.empty,
+                         "gpus": mine["gpus"].sum() / len(window), "tier": k + 1,
+                         "value_per_unit_hour": tier.value_per_unit_hour,
+                         "demand_units": sum(tier.units * scale[t] for t in window) / len(window),
+                         "served_units": sum(s[k] for s in served) / len(window)})
+    return pd.DataFrame(rows, columns=["consumer", "kind", "placed", "gpus", "tier", "value_per_unit_hour",
+                                       "demand_units", "served_units"])
+
+
+def split_by_scenario(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
+    """Average GPUs per use in each scenario (columns: scenario, training, inference, lease, idle)."""
+    a = allocations(doc)
+    totals = a.groupby(["scenario", "use"])["gpus"].sum().unstack(fill_value=0) / inst.T
+    return totals.reindex(columns=list(USES), fill_value=0).reset_index()
+
+
+def scenarios(doc: dict[str, Any]) -> pd.DataFrame:
+    """Each scenario's probability, value V_s and its breakdown (SPEC section 6 "Result")."""
+    rows = []
+    for s in doc.get("scenarios") or []:
+        ends = ", ".join(f"{e['lease']} ends at {e['period']} ({e['by']})" for e in s.get("lease_ends") or [])
+        rows.append({"scenario": s["name"], "probability": s["probability"], "objective": s["objective"],
+                     **{t: s.get("breakdown", {}).get(t, 0.0) for t in (*TERMS, "termination_fees")},
+                     "lease_ends": ends or "-"})
+    return pd.DataFrame(rows, columns=["scenario", "probability", "objective", *TERMS, "termination_fees",
+                                       "lease_ends"])
+
+
+def accepted_names(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(accepted, rejected) lease names, in the result's order."""
+    rows = doc.get("leases") or []
+    return [r["name"] for r in rows if r["accepted"]], [r["name"] for r in rows if not r["accepted"]]
