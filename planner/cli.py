@@ -12,16 +12,20 @@ import sys
 from pathlib import Path
 
 import click
+import yaml
 
 from planner.api import solve as solve_plan
 from planner import sweep as sweeps
+from planner import workbook
 from planner.diff import diff_results, diff_sections
-from planner.evaluate import OfferError, evaluate_offer, requested_block
-from planner.evaluate_scenarios import evaluate_under_uncertainty
+from planner.evaluate import OfferError, OfferEvaluation, evaluate_offer, requested_block
+from planner.evaluate_scenarios import ScenarioEvaluation, evaluate_under_uncertainty, forced, removed
 from planner.files import write_atomic
+from planner.htmlreport import render_evaluation, render_plan
 from planner.explain import explain as explain_plan
 from planner.instance import Instance, InstanceError, Lease, decode, load_instance, parse_instance
 from planner.report import evaluation_sections, money, render, render_document
+from planner.results import PlanResult
 from planner.scenario_report import evaluation_sections as scenario_evaluation_sections
 from planner.solvers import ALIASES, HEURISTICS, SOLVERS
 from planner.verify import VerificationError, check
@@ -58,11 +62,22 @@ def write_output(path: Path, content: str | bytes, protected: list[str]) -> None
         fail(f"{path}: cannot write: {err.strerror}", EXIT_BAD_INPUT)
 
 
-def emit(text: str, output: str | None, protected: list[str]) -> None:
+def emit(text: str | bytes, output: str | None, protected: list[str]) -> None:
     if output:
         write_output(Path(output), text, protected)
     else:
         click.echo(text, nl=False)
+
+
+def needs_file(fmt: str, output: str | None) -> None:
+    """A workbook is binary: refuse to start work whose output could only garble a terminal."""
+    if fmt == "xlsx" and not output:
+        fail("--format xlsx writes a workbook: give --output FILE.xlsx", EXIT_BAD_INPUT)
+
+
+def plan_document(doc: dict, inst: Instance, fmt: str) -> str | bytes:
+    """The shared views of a plan: a self-contained HTML report or an Excel workbook."""
+    return render_plan(doc, inst) if fmt == "html" else workbook.plan_workbook(doc, inst)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,7 +93,8 @@ def cli() -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds; the best plan so far is returned as `feasible`.")
 @click.option("--gap", type=click.FloatRange(min=0), default=1e-6, show_default=True, help="Relative MIP gap that counts as optimal.")
 @click.option("--threads", type=click.IntRange(min=1), help="Solver threads (default: the solver's choice).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown", "html", "xlsx"]), default="table",
+              show_default=True, help="html: a self-contained report; xlsx: a workbook (needs --output).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @click.option("--verbose", "-v", is_flag=True, help="Solver log on stderr.")
 @click.option("--duals", is_flag=True, help="Add shadow prices of site power and inventory (local LP duals).")
@@ -88,6 +104,7 @@ def cli() -> None:
 def solve(instance: str, solver: str, time_limit: float | None, gap: float, threads: int | None,
           fmt: str, output: str | None, verbose: bool, duals: bool, progress: bool | None, metrics: bool) -> None:
     """Solve INSTANCE (YAML or JSON) and print the optimal, verified plan."""
+    needs_file(fmt, output)
     inst = read_instance(instance)
     if metrics and inst.uncertainty is None:
         fail(f"{instance}: --metrics needs scenarios (an `uncertainty` section, SPEC section 6)", EXIT_BAD_INPUT)
@@ -100,12 +117,55 @@ def solve(instance: str, solver: str, time_limit: float | None, gap: float, thre
                             metrics=metrics)
     except VerificationError as err:
         fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}", EXIT_NO_PLAN)
-    emit(render(result, inst, fmt), output, [instance])
-    if not result.status.has_solution:
-        hint = f"; run `planner explain {instance}` to see which requirements conflict" \
-            if result.status.value == "infeasible" else ""
-        click.echo(f"planner: {instance}: {result.status.value}{hint}", err=True)
+    content = plan_document(result.to_dict(), inst, fmt) if fmt in ("html", "xlsx") else render(result, inst, fmt)
+    emit(content, output, [instance])
+    exit_without_plan(instance, result.status.value)
+
+
+def exit_without_plan(instance: str, status: str) -> None:
+    """Exit 1, with a pointer to `explain`, when there is no plan to show."""
+    if status not in ("optimal", "feasible"):
+        hint = f"; run `planner explain {instance}` to see which requirements conflict" if status == "infeasible" else ""
+        click.echo(f"planner: {instance}: {status}{hint}", err=True)
         sys.exit(EXIT_NO_PLAN)
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.argument("result", type=click.Path(dir_okay=False), required=False)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the self-contained HTML report here.")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="Write the Excel workbook here.")
+@click.option("--solver", type=click.Choice(SOLVE_NAMES, case_sensitive=False), default="highs", show_default=True,
+              help="When no RESULT is given: the solver of the fresh solve.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds, for the fresh solve.")
+@click.option("--gap", type=click.FloatRange(min=0), default=1e-6, show_default=True, help="For the fresh solve.")
+@click.option("--duals", is_flag=True, help="Include shadow prices (fresh solve only).")
+def report(instance: str, result: str | None, html_path: str | None, xlsx_path: str | None, solver: str,
+           time_limit: float | None, gap: float, duals: bool) -> None:
+    """Write the shareable report of INSTANCE's plan: RESULT.json when given (verified first), else a fresh solve."""
+    if not (html_path or xlsx_path):
+        fail("give --html FILE and/or --xlsx FILE", EXIT_BAD_INPUT)
+    inst = read_instance(instance)
+    if result:
+        doc = read_json(result, "result")
+        violations = check(inst, doc)
+        for v in violations:
+            click.echo(f"{result}: {v.rule}: {v.message}", err=True)
+        if violations:
+            fail(f"{result}: {len(violations)} violation(s) of the SPEC against {instance}; not reporting it",
+                 EXIT_NO_PLAN)
+    else:
+        try:
+            doc = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, duals=duals).to_dict()
+        except VerificationError as err:
+            fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}",
+                 EXIT_NO_PLAN)
+    protected = [instance, *([result] if result else [])]
+    for path, fmt in ((html_path, "html"), (xlsx_path, "xlsx")):
+        if path:
+            write_output(Path(path), plan_document(doc, inst, fmt), protected)
+            click.echo(f"{path}: {fmt} report of {inst.name} ({doc['status']})")
+    exit_without_plan(instance, doc["status"])
 
 
 @cli.command()
@@ -151,12 +211,14 @@ def read_offer(path: str, inst: Instance) -> Lease:
 @click.option("--gpus", type=click.IntRange(min=1),
               help="Evaluate at this block [default: the offer's max_gpus, else its best block].")
 @click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html", "xlsx"]), default="table",
+              show_default=True, help="html: a self-contained report; xlsx: a workbook (needs --output).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 def evaluate(instance: str, offer: str | None, offer_file: str | None, gpus: int | None, solver: str, fmt: str,
              output: str | None) -> None:
     """Is lease OFFER (a name in INSTANCE, or --offer-file) worth taking at the block its lessee asks for?
     Value, break-even, economics."""
+    needs_file(fmt, output)
     inst = read_instance(instance)
     if (offer is None) == (offer_file is None):
         fail("give exactly one of OFFER (a lease name in the instance) and --offer-file", EXIT_BAD_INPUT)
@@ -179,7 +241,22 @@ def evaluate(instance: str, offer: str | None, offer_file: str | None, gpus: int
         fail(f"{instance}: {err}", EXIT_BAD_INPUT)
     except ValueError as err:  # nothing to compare against: the instance is infeasible without the offer
         fail(f"{instance}: {err}; run `planner explain {instance}`", EXIT_NO_PLAN)
-    emit(render_document(ev.to_dict(), parts, fmt), output, [instance, *([offer_file] if offer_file else [])])
+    if fmt in ("html", "xlsx"):
+        plan = decision_plan(ev, inst, solver).to_dict()
+        render_shared = render_evaluation if fmt == "html" else workbook.evaluation_workbook
+        content = render_shared(json.loads(json.dumps(ev.to_dict(), default=float)), plan, inst)
+    else:
+        content = render_document(ev.to_dict(), parts, fmt)
+    emit(content, output, [instance, *([offer_file] if offer_file else [])])
+
+
+def decision_plan(ev: OfferEvaluation | ScenarioEvaluation, inst: Instance, solver: str) -> PlanResult:
+    """The plan the decision leads to: kept by a plain evaluation; with scenarios, solved once more."""
+    taken = ev.decision != "reject"  # "accept", or "signed": a contract is honoured whatever it is worth
+    if isinstance(ev, OfferEvaluation):
+        return ev.accepted_plan if taken else ev.rejected_plan
+    chosen = forced(inst, ev.offer, ev.block_gpus) if taken else removed(inst, ev.offer)
+    return solve_plan(chosen, solver=solver)
 
 
 def read_json(path: str, what: str) -> dict:
@@ -201,9 +278,12 @@ def read_json(path: str, what: str) -> dict:
               help="e.g. leases.anthropic.price_per_gpu_hour=1:8:0.5 or sites.memphis-1.power_mw=200:400:25")
 @click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel solves [default: one per core].")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="CSV file [default: INSTANCE-stem.sweep.csv].")
-@click.option("--plot", "png", type=click.Path(dir_okay=False), help="PNG file [default: next to the CSV].")
-def sweep(instance: str, vary: str, solver: str, workers: int | None, output: str | None, png: str | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
+              help="The table's format: CSV, or an Excel workbook (sheets Summary, Sweep).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Table file [default: INSTANCE-stem.sweep.FORMAT].")
+@click.option("--plot", "png", type=click.Path(dir_okay=False), help="PNG file [default: next to the table].")
+def sweep(instance: str, vary: str, solver: str, workers: int | None, fmt: str, output: str | None,
+          png: str | None) -> None:
     """Solve INSTANCE for every value of one parameter; write a CSV and a PNG of value and split."""
     inst = read_instance(instance)
     try:
@@ -211,9 +291,10 @@ def sweep(instance: str, vary: str, solver: str, workers: int | None, output: st
         frame = sweeps.sweep(inst, path, values, solver=solver, workers=workers, progress=sys.stderr.isatty())
     except ValueError as err:
         fail(f"--vary: {err}", EXIT_BAD_INPUT)
-    csv_path = Path(output or f"{Path(instance).stem}.sweep.csv")
+    csv_path = Path(output or f"{Path(instance).stem}.sweep.{fmt}")
     png_path = Path(png or csv_path.with_suffix(".png"))
-    write_output(csv_path, frame.to_csv(index=False), [instance])
+    table = frame.to_csv(index=False) if fmt == "csv" else workbook.sweep_workbook(frame, path, inst)
+    write_output(csv_path, table, [instance])
     if png_path.resolve() == Path(instance).resolve():
         fail(f"{png_path}: refusing to overwrite an input file", EXIT_BAD_INPUT)
     sweeps.plot(frame, path, png_path)
@@ -248,6 +329,31 @@ def validate(instance: str) -> None:
         f"{gpus:,} GPUs, {len(inst.training)} training runs, {len(inst.inference)} inference pools, "
         f"{len(inst.leases)} leases"
     )
+
+
+@cli.command(name="import")
+@click.argument("workbook_path", metavar="WORKBOOK", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The instance file to write (YAML).")
+def import_(workbook_path: str, output: str) -> None:
+    """Read an instance from an Excel WORKBOOK (the `planner export` template) and write it as YAML."""
+    try:
+        inst = workbook.import_workbook(workbook_path)
+    except InstanceError as err:
+        click.echo(str(err), err=True)
+        fail(f"{len(err.problems)} problem(s) in {workbook_path}", EXIT_BAD_INPUT)
+    text = yaml.safe_dump(inst.model_dump(exclude_none=True), sort_keys=False, allow_unicode=True)
+    write_output(Path(output), text, [workbook_path])
+    click.echo(f"{output}: instance {inst.name} from {workbook_path}")
+
+
+@cli.command()
+@click.argument("instance", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The workbook to write (.xlsx).")
+def export(instance: str, output: str) -> None:
+    """Write INSTANCE as an Excel workbook in the template `planner import` reads."""
+    inst = read_instance(instance)
+    write_output(Path(output), workbook.export_workbook(inst), [instance])
+    click.echo(f"{output}: workbook of {inst.name}")
 
 
 @cli.command()

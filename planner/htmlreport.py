@@ -182,7 +182,7 @@ def shadow_section(doc: dict[str, Any], inst: Instance) -> str:
     prices = doc["shadow_prices"]
     parts = [f"<p>{escape(prices.get('note', ''))}</p>"]
     for kind, key in (("power", "value_per_mw"), ("inventory", "value_per_node")):
-        frame = pd.DataFrame(prices.get(kind) or [], columns=[key])
+        frame = pd.DataFrame(prices.get(kind) or [{key: 0.0}])
         frame = frame[frame[key].abs() > 1e-9].sort_values(key, ascending=False).head(20)
         if frame.empty:
             continue

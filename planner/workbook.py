@@ -1,0 +1,313 @@
+"""Excel in and out, for planners who live in spreadsheets.
+
+Out: a result (solve, evaluate, sweep) as a workbook with numbers as numbers, formats and frozen headers.
+In and back: an instance as a template workbook (sheets Instance, Generations, Sites with one inventory
+column per generation, Deliveries, Training, Inference, Leases). A cell holding a list or mapping (a
+lease's `periods`, an inference pool's `demand` tiers) is written in YAML flow style (`[0, 6]`,
+`{H100: 2.2}`). Import validates exactly like a YAML file and names the sheet, row and column of
+every problem.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+import yaml
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from pydantic import BaseModel
+
+from planner import views
+from planner.instance import Generation, InferencePool, Instance, InstanceError, Lease, Site, TrainingRun, parse_instance
+
+MONEY = "#,##0.00"
+COUNT = "#,##0"
+FORMATS = {  # column name -> Excel number format; other floats get MONEY-like two decimals
+    "gpus": COUNT, "period": "0", "mw_drawn": "#,##0.000", "mw_available": "#,##0.000", "headroom_mw": "#,##0.000",
+    "price_per_gpu_hour": "0.0000", "band_low": "0.00", "band_high": "0.00", "probability": "0.0000",
+    "mip_gap": "0.00E+00", "tier": "0",
+}
+SECTIONS = {"generations": ("Generations", Generation), "sites": ("Sites", Site), "training": ("Training", TrainingRun),
+            "inference": ("Inference", InferencePool), "leases": ("Leases", Lease)}
+SITE_LISTS = ("inventory", "deliveries")  # Site fields with their own layout (columns per generation, a sheet)
+DELIVERY_COLUMNS = ["site", "period", "generation", "gpus"]
+
+
+# ----- writing -------------------------------------------------------------------------------
+
+
+def add_sheet(wb: Workbook, title: str, frame: pd.DataFrame) -> None:
+    """One table: bold frozen header, numbers as numbers with a format per column, sensible widths."""
+    ws = wb.create_sheet(title)
+    ws.append([str(c) for c in frame.columns])
+    for c in ws[1]:
+        c.font = Font(bold=True)
+    for row in frame.itertuples(index=False):
+        ws.append([_cell_value(v) for v in row])
+    for j, col in enumerate(frame.columns, start=1):
+        fmt = FORMATS.get(str(col))
+        for (c,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+            if isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
+                c.number_format = fmt or (COUNT if isinstance(c.value, int) else MONEY)
+        width = max([len(str(col)), *(len(str(v)) for v in frame.iloc[:200, j - 1])], default=8)
+        ws.column_dimensions[get_column_letter(j)].width = min(60, width + 3)
+    ws.freeze_panes = "A2"
+
+
+def _cell_value(v: Any) -> Any:
+    """Python scalars for openpyxl: numpy numbers unwrapped, NaN and None left blank, nested values as YAML."""
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and pd.isna(v):
+        return None
+    if isinstance(v, (list, dict)):
+        return flow(v)
+    return v
+
+
+def flow(value: Any) -> str:
+    """A list or mapping in one cell, as YAML flow text."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1_000_000, sort_keys=False).strip()
+
+
+def to_bytes(wb: Workbook) -> bytes:
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def new_workbook() -> Workbook:
+    wb = Workbook()
+    wb.remove(wb.active)
+    return wb
+
+
+def summary_frame(doc: dict[str, Any]) -> pd.DataFrame:
+    keys = ("instance", "status", "objective", "best_bound", "mip_gap", "solver", "solve_seconds",
+            "expected_objective", "cvar", "evpi", "vss")
+    rows = [(k, doc[k]) for k in keys if doc.get(k) is not None]
+    rows += list((doc.get("breakdown") or {}).items())
+    rows += [("warning", w) for w in doc.get("warnings") or []]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def plan_sheets(wb: Workbook, doc: dict[str, Any], inst: Instance) -> None:
+    """Allocations, Leases, Site power, Consumers (and Scenarios) of a plan, after its Summary."""
+    alloc = views.allocations(doc)
+    scenarios = views.scenario_names(doc)
+    power = views.site_power(doc, inst)
+    if not scenarios:
+        alloc, power = alloc.drop(columns="scenario"), power.drop(columns="scenario")
+    add_sheet(wb, "Allocations", alloc)
+    add_sheet(wb, "Leases", views.leases(doc, inst))
+    add_sheet(wb, "Site power", power)
+    add_sheet(wb, "Consumers", views.consumers(doc, inst))
+    if scenarios:
+        add_sheet(wb, "Scenarios", views.scenarios(doc))
+
+
+def plan_workbook(doc: dict[str, Any], inst: Instance) -> bytes:
+    wb = new_workbook()
+    add_sheet(wb, "Summary", summary_frame(doc))
+    plan_sheets(wb, doc, inst)
+    return to_bytes(wb)
+
+
+def evaluation_workbook(ev: dict[str, Any], plan: dict[str, Any], inst: Instance) -> bytes:
+    """The offer's answer in Summary (then the plan the decision leads to), and what it displaces."""
+    wb = new_workbook()
+    offer = [(k, v) for k, v in ev.items() if k not in ("displaced", "flags")]
+    offer += [("flag", f) for f in ev.get("flags") or []]
+    add_sheet(wb, "Summary", pd.concat([pd.DataFrame(offer, columns=["item", "value"]), summary_frame(plan)]))
+    plan_sheets(wb, plan, inst)
+    add_sheet(wb, "Displaced", pd.DataFrame(ev.get("displaced") or [],
+                                            columns=["use", "consumer", "generation", "with_offer", "without_offer",
+                                                     "change"]))
+    return to_bytes(wb)
+
+
+def sweep_workbook(frame: pd.DataFrame, path: str, inst: Instance) -> bytes:
+    wb = new_workbook()
+    solved = int(frame["objective"].notna().sum())
+    add_sheet(wb, "Summary", pd.DataFrame([("instance", inst.name), ("parameter", path), ("points", len(frame)),
+                                           ("solved", solved)], columns=["item", "value"]))
+    add_sheet(wb, "Sweep", frame)
+    return to_bytes(wb)
+
+
+# ----- the instance template: export ---------------------------------------------------------
+
+
+def columns(model: type[BaseModel]) -> list[str]:
+    return [name for name in model.model_fields if not (model is Site and name in SITE_LISTS)]
+
+
+def instance_frame(data: dict[str, Any]) -> pd.DataFrame:
+    """Top-level fields as (field, value) rows; a mapping such as `horizon` one row per key (`horizon.periods`)."""
+    rows = []
+    for key, value in data.items():
+        if key in SECTIONS:
+            continue
+        if isinstance(value, dict):
+            rows += [(f"{key}.{k}", v) for k, v in value.items()]
+        else:
+            rows.append((key, value))
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def section_frame(items: list[dict[str, Any]], model: type[BaseModel], inst: Instance) -> pd.DataFrame:
+    cols = columns(model)
+    extra = [g.name for g in inst.generations] if model is Site else []
+    rows = [[item.get(c) for c in cols] + [item.get("inventory", {}).get(g) for g in extra] for item in items]
+    return pd.DataFrame(rows, columns=cols + extra, dtype=object)
+
+
+def export_workbook(inst: Instance) -> bytes:
+    """The instance as the import template: every field that is set, one sheet per section."""
+    data = inst.model_dump(exclude_none=True)
+    wb = new_workbook()
+    add_sheet(wb, "Instance", instance_frame(data))
+    for key, (title, model) in SECTIONS.items():
+        add_sheet(wb, title, section_frame(data[key], model, inst))
+        if key == "sites":
+            deliveries = [{"site": s["name"], **d} for s in data["sites"] for d in s.get("deliveries", [])]
+            add_sheet(wb, "Deliveries", pd.DataFrame(deliveries, columns=DELIVERY_COLUMNS))
+    return to_bytes(wb)
+
+
+# ----- the instance template: import ---------------------------------------------------------
+
+
+class Where:
+    """Field path -> the cell it came from, to name sheet, row and column in every problem."""
+
+    def __init__(self) -> None:
+        self.cells: dict[str, str] = {}
+
+    def add(self, path: str, sheet: str, row: int, column: int | None = None, header: str = "") -> None:
+        place = f"sheet {sheet}, row {row}"
+        if column is not None:
+            place += f", column {get_column_letter(column)} ({header})"
+        self.cells[path] = place
+
+    def name(self, path: str) -> str:
+        """The cell of the longest known prefix of `path`, plus what is left of the path inside that cell."""
+        best = max((p for p in self.cells if path == p or path.startswith((p + ".", p + "["))), key=len, default=None)
+        if best is None:
+            return path
+        rest = path[len(best):].lstrip(".")
+        return self.cells[best] + (f", {rest}" if rest else "")
+
+
+def sheet_rows(wb: Any, title: str, problems: list[tuple[str, str]]) -> tuple[list[str], list[tuple[int, list]]]:
+    """(headers, [(excel row number, values)]) of a sheet, blank rows skipped; a missing sheet is a problem."""
+    if title not in wb.sheetnames:
+        problems.append((f"sheet {title}", "missing sheet"))
+        return [], []
+    rows = list(wb[title].iter_rows(values_only=True))
+    if not rows:
+        return [], []
+    headers = ["" if h is None else str(h).strip() for h in rows[0]]
+    return headers, [(n, list(r)) for n, r in enumerate(rows[1:], start=2) if any(v not in (None, "") for v in r)]
+
+
+def is_text(model: type[BaseModel], field: str) -> bool:
+    info = model.model_fields.get(field)
+    return info is not None and info.annotation in (str, str | None)
+
+
+def cell(value: Any, text_field: bool, place: str, problems: list[tuple[str, str]]) -> Any:
+    """A cell's value for the instance: YAML flow text (`[0, 6]`, `{H100: 2.2}`) parsed, other values as they are."""
+    if isinstance(value, str) and not text_field and value.strip()[:1] in ("[", "{"):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problems.append((place, f"cannot read {value!r} as a list or mapping: {getattr(err, 'problem', err)}"))
+    return value
+
+
+def read_record(model: type[BaseModel], sheet: str, headers: list[str], row: int, values: list, path: str,
+                where: Where, problems: list[tuple[str, str]], extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """One row as a mapping; a column named in `extra` (inventory per generation) goes under that key."""
+    record: dict[str, Any] = {}
+    where.add(path, sheet, row)
+    for j, (header, value) in enumerate(zip(headers, values), start=1):
+        if value is None or value == "" or not header:
+            continue
+        if extra and header in extra and header not in model.model_fields:
+            key_path, target = f"{path}.{extra[header]}.{header}", record.setdefault(extra[header], {})
+            key = header
+        else:
+            key_path, target, key = f"{path}.{header}", record, header
+        where.add(key_path, sheet, row, j, header)
+        target[key] = cell(value, is_text(model, header), where.name(key_path), problems)
+    return record
+
+
+def import_workbook(source: str) -> Instance:
+    """An instance from a template workbook, validated like a YAML file; problems name sheet, row and column."""
+    try:
+        wb = load_workbook(source, read_only=True, data_only=True)
+    except Exception as err:  # noqa: BLE001 - openpyxl raises many types for a file that is not a workbook
+        raise InstanceError(source, [("", f"cannot read workbook: {err}")]) from None
+    problems: list[tuple[str, str]] = []
+    where = Where()
+    data = read_instance_sheet(wb, where, problems)
+    generations = []
+    for key, (title, model) in SECTIONS.items():
+        headers, rows = sheet_rows(wb, title, problems)
+        extra = {g: "inventory" for g in generations} if model is Site else None
+        data[key] = [read_record(model, title, headers, n, values, f"{key}[{i}]", where, problems, extra)
+                     for i, (n, values) in enumerate(rows)]
+        if key == "generations":
+            generations = [str(g.get("name")) for g in data[key]]
+    read_deliveries(wb, data["sites"], where, problems)
+    if problems:
+        raise InstanceError(source, problems)
+    try:
+        return parse_instance(data, source)
+    except InstanceError as err:
+        raise InstanceError(source, [(where.name(path), msg) for path, msg in err.problems]) from None
+
+
+def read_instance_sheet(wb: Any, where: Where, problems: list[tuple[str, str]]) -> dict[str, Any]:
+    """Top-level fields from (field, value) rows; `horizon.periods` goes under `horizon`."""
+    data: dict[str, Any] = {}
+    _, rows = sheet_rows(wb, "Instance", problems)
+    for n, values in rows:
+        field, value = (values + [None, None])[:2]
+        if field is None or value is None or value == "":
+            continue
+        top, _, sub = str(field).strip().partition(".")
+        where.add(str(field).strip(), "Instance", n, 2, str(field))
+        parsed = cell(value, is_text(Instance, top), where.name(str(field).strip()), problems)
+        if sub:
+            data.setdefault(top, {})[sub] = parsed
+        else:
+            data[top] = parsed
+    return data
+
+
+def read_deliveries(wb: Any, sites: list[dict[str, Any]], where: Where, problems: list[tuple[str, str]]) -> None:
+    """Deliveries rows go to their site's list, in sheet order."""
+    headers, rows = sheet_rows(wb, "Deliveries", problems)
+    index = {s.get("name"): i for i, s in enumerate(sites)}
+    for n, values in rows:
+        row = dict(zip(headers, values))
+        site = row.pop("site", None)
+        if site not in index:
+            col = headers.index("site") + 1 if "site" in headers else 1
+            problems.append((f"sheet Deliveries, row {n}, column {get_column_letter(col)} (site)",
+                             f"unknown site {site!r} (known: {', '.join(map(str, index))})"))
+            continue
+        i = index[site]
+        j = len(sites[i].setdefault("deliveries", []))
+        path = f"sites[{i}].deliveries[{j}]"
+        where.add(path, "Deliveries", n)
+        for c, header in enumerate(headers, start=1):
+            if header != "site":
+                where.add(f"{path}.{header}", "Deliveries", n, c, header)
+        sites[i]["deliveries"].append({k: v for k, v in row.items() if k and v not in (None, "")})
