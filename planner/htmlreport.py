@@ -343,8 +343,8 @@ function drawGpus(){
       if (u === use && s === sc && (site === '*' || si === site) && (gen === '*' || g === gen)) y[t] += n;
     return {type: 'bar', name: use, x: range(D.periods), y: y, marker: {color: D.colors[use]}};
   });
-  Plotly.react('chart-gpus', traces, {barmode: 'stack', title: 'GPUs per use', xaxis: {title: 'period', dtick: 1},
-    yaxis: {title: 'GPUs'}}, CONFIG);
+  Plotly.react('chart-gpus', traces, {barmode: 'stack', title: {text: 'GPUs per use'},
+    xaxis: {title: {text: 'period'}, dtick: 1}, yaxis: {title: {text: 'GPUs'}}}, CONFIG);
 }
 function drawPower(){
   const site = pick('pick-power-site', ''), sc = scenario();
@@ -354,7 +354,8 @@ function drawPower(){
     {type: 'bar', name: 'MW drawn', x: x, y: rows.map(r => r[3]), marker: {color: '#4c78a8'}},
     {type: 'scatter', mode: 'lines+markers', name: 'MW available', x: x, y: rows.map(r => r[4]),
      line: {color: '#e45756'}}],
-    {title: 'Facility power at ' + site, xaxis: {title: 'period', dtick: 1}, yaxis: {title: 'MW', rangemode: 'tozero'}},
+    {title: {text: 'Facility power at ' + site}, xaxis: {title: {text: 'period'}, dtick: 1},
+     yaxis: {title: {text: 'MW'}, rangemode: 'tozero'}},
     CONFIG);
 }
 for (const [id, fig] of Object.entries(D.figures || {})) Plotly.newPlot(id, fig.data, fig.layout, CONFIG);

@@ -23,7 +23,7 @@ def allocations(doc: dict[str, Any]) -> pd.DataFrame:
     """The allocation rows, with a `scenario` column (empty string for a plan without scenarios)."""
     frame = pd.DataFrame(doc.get("allocations") or [],
                          columns=["period", "site", "generation", "use", "consumer", "gpus", "scenario"])
-    return frame.fillna({"scenario": ""}).astype({"period": int, "gpus": int})
+    return frame.astype({"scenario": object}).fillna({"scenario": ""}).astype({"period": int, "gpus": int})
 
 
 def scenario_names(doc: dict[str, Any]) -> list[str]:

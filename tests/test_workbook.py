@@ -1,0 +1,124 @@
+"""Excel: export -> import gives the same instance for every shipped one; a bad cell is named by sheet,
+row and column (exit 2); result workbooks hold numbers as numbers, with formats and frozen headers."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from planner.cli import cli
+from planner.instance import InstanceError, load_instance
+from planner.workbook import export_workbook, import_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((ROOT / "instances").glob("*.yaml"))
+COLOSSUS = ROOT / "instances" / "colossus1.yaml"
+
+
+def exported(tmp_path: Path, source: Path = COLOSSUS) -> Path:
+    path = tmp_path / "fleet.xlsx"
+    path.write_bytes(export_workbook(load_instance(source)))
+    return path
+
+
+@pytest.mark.parametrize("source", SHIPPED, ids=lambda p: p.stem)
+def test_round_trip_gives_an_equal_instance(tmp_path, source):
+    out = tmp_path / "back.yaml"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["export", str(source), "-o", str(tmp_path / "w.xlsx")]).exit_code == 0
+    result = runner.invoke(cli, ["import", str(tmp_path / "w.xlsx"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_instance(out).model_dump() == load_instance(source).model_dump()
+
+
+def test_template_has_one_inventory_column_per_generation(tmp_path):
+    wb = load_workbook(exported(tmp_path))
+    assert {"Instance", "Generations", "Sites", "Deliveries", "Training", "Inference", "Leases"} <= set(wb.sheetnames)
+    header = [c.value for c in wb["Sites"][1]]
+    assert header[-3:] == ["H100", "H200", "GB200"]
+    assert [c.value for c in wb["Sites"][2]][-3:] == [150000, 50000, 20016]
+
+
+def edit(path: Path, sheet: str, column: str, row: int, value) -> None:
+    wb = load_workbook(path)
+    header = [c.value for c in wb[sheet][1]]
+    wb[sheet].cell(row=row, column=header.index(column) + 1, value=value)
+    wb.save(path)
+
+
+def test_bad_cell_exits_2_naming_sheet_row_and_column(tmp_path):
+    path = exported(tmp_path)
+    edit(path, "Generations", "power_kw", 3, -1)  # H200
+    edit(path, "Sites", "H100", 2, "lots")
+    result = CliRunner().invoke(cli, ["import", str(path), "-o", str(tmp_path / "x.yaml")])
+    assert result.exit_code == 2
+    assert "sheet Generations, row 3, column B (power_kw): Input should be greater than or equal to 0 (got -1)" \
+        in result.output
+    assert "sheet Sites, row 2, column" in result.output and "(H100)" in result.output and "'lots'" in result.output
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_problem_inside_a_flow_cell_names_the_cell_and_the_entry(tmp_path):
+    path = exported(tmp_path)
+    edit(path, "Inference", "demand", 2, "[{units: 10, value_per_unit_hour: 1}, {units: -5, value_per_unit_hour: 1}]")
+    with pytest.raises(InstanceError) as err:
+        import_workbook(str(path))
+    (where, msg), = err.value.problems
+    assert where.startswith("sheet Inference, row 2, column") and where.endswith("(demand), [1].units")
+    assert "greater than or equal to 0" in msg
+
+
+def test_malformed_flow_cell_and_unknown_delivery_site_are_named(tmp_path):
+    path = exported(tmp_path)
+    edit(path, "Leases", "sites", 2, "[memphis-1")
+    wb = load_workbook(path)
+    wb["Deliveries"].append(["nowhere", 1, "H100", 8])
+    wb.save(path)
+    with pytest.raises(InstanceError) as err:
+        import_workbook(str(path))
+    places = [p for p, _ in err.value.problems]
+    assert any(p.startswith("sheet Leases, row 2, column") and p.endswith("(sites)") for p in places)
+    assert "sheet Deliveries, row 2, column A (site)" in places
+
+
+def test_not_a_workbook_is_bad_input(tmp_path):
+    bogus = tmp_path / "x.xlsx"
+    bogus.write_text("not a zip")
+    result = CliRunner().invoke(cli, ["import", str(bogus), "-o", str(tmp_path / "x.yaml")])
+    assert result.exit_code == 2 and "cannot read workbook" in result.output
+
+
+def test_solve_xlsx_numbers_formats_and_frozen_headers(tmp_path):
+    out = tmp_path / "plan.xlsx"
+    result = CliRunner().invoke(cli, ["solve", str(COLOSSUS), "--format", "xlsx", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["Summary", "Allocations", "Leases", "Site power", "Consumers"]
+    for ws in wb:
+        assert ws.freeze_panes == "A2"
+    leases = wb["Leases"]
+    header = [c.value for c in leases[1]]
+    gpus = leases.cell(row=2, column=header.index("gpus") + 1)
+    assert gpus.value == 220016 and gpus.number_format == "#,##0"
+    revenue = leases.cell(row=2, column=header.index("revenue") + 1)
+    assert isinstance(revenue.value, float) and revenue.value > 1.4e10
+    summary = {r[0].value: r[1].value for r in wb["Summary"].iter_rows(min_row=2)}
+    assert summary["status"] == "optimal" and summary["objective"] == pytest.approx(14315638211.15, rel=1e-9)
+
+
+def test_xlsx_to_stdout_is_refused_before_solving():
+    result = CliRunner().invoke(cli, ["solve", str(COLOSSUS), "--format", "xlsx"])
+    assert result.exit_code == 2 and "--output" in result.output
+
+
+def test_sweep_xlsx_has_the_sweep_sheet(tmp_path):
+    out = tmp_path / "s.xlsx"
+    inst = ROOT / "instances" / "teach_discounting.yaml"
+    result = CliRunner().invoke(cli, ["sweep", str(inst), "--vary", "horizon.discount_rate=0:0.2:0.1", "--format", "xlsx",
+                                      "-o", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["Summary", "Sweep"]
+    rows = list(wb["Sweep"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 3 and [r[1] for r in rows] == ["optimal"] * 3
