@@ -1,0 +1,97 @@
+"""The HTML report without a browser: self-contained, the views it shows, the CLI around it.
+(tests/test_browser.py opens the same pages in headless Chromium.)"""
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from planner import views
+from planner.api import solve
+from planner.instance import load_instance
+from planner.cli import cli
+from planner.evaluate import market_bands
+from planner.htmlreport import plan_sentence, render_plan
+from reports import COLOSSUS, TEACH, scenario_result, solved
+
+
+def test_page_loads_nothing_from_the_network():
+    inst, doc = solved(TEACH)
+    page = render_plan(doc, inst)
+    assert re.search(r"<(script|link|img|iframe)[^>]*\b(src|href)\s*=", page) is None
+    assert "Plotly" in page and len(page) > 1_000_000  # plotly.js itself is inlined
+
+
+def test_sentence_names_accepted_and_rejected_leases_and_the_value():
+    inst, doc = solved(TEACH)
+    assert plan_sentence(doc, inst) == \
+        "Accept long (32 GPUs); reject short; run chat internally: net value $288.00 over 2 periods (optimal)."
+
+
+def test_served_by_tier_fills_the_most_valuable_first_and_never_a_worthless_tier():
+    assert views.served_by_tier(12, [(10, 1.0), (5, 3.0), (5, -1.0)]) == [7, 5, 0]
+    assert views.served_by_tier(3, [(10, 1.0), (5, 3.0)]) == [0, 3]
+
+
+def test_consumers_of_the_teaching_instance_match_its_hand_optimum():
+    # chat: demand 16 then 48 units (scale [1, 3]); the optimum serves all of it: 16 and 48 GPUs.
+    inst, doc = solved(TEACH)
+    (chat,) = views.consumers(doc, inst).to_dict("records")
+    assert chat["placed"] and chat["demand_units"] == 32 and chat["served_units"] == 32 and chat["gpus"] == 32
+
+
+def test_lease_price_against_the_market_band():
+    inst, doc = solved(COLOSSUS)
+    rows = views.leases(doc, inst).set_index("lease")
+    anthropic = rows.loc["anthropic-colossus1"]
+    assert anthropic["price_per_gpu_hour"] == pytest.approx(1.25e9 / (220016 * 730))
+    bands = market_bands()
+    assert anthropic["band_high"] == max(bands[g]["rent_on_demand_high"] for g in ("H100", "H200", "GB200"))
+    assert anthropic["vs_band"] == ("above the band" if anthropic["price_per_gpu_hour"] > anthropic["band_high"]
+                                    else "within the band")
+    assert not rows.loc["google-110k", "accepted"] and rows.loc["google-110k", "block"] == "-"
+
+
+def test_site_power_matches_the_solver_s():
+    inst = load_instance(COLOSSUS)
+    result = solve(inst)
+    power = views.site_power(result.to_dict(), inst)
+    # 150,000 x 1.1 + 50,000 x 1.1 + 20,016 x 1.7 kW, x PUE 1.15
+    assert power["mw_drawn"].tolist() == pytest.approx([(200000 * 1.1 + 20016 * 1.7) * 1.15 / 1000] * 12)
+    assert power["mw_drawn"].tolist() == pytest.approx(result.site_power["mw_drawn"].tolist())
+
+
+def test_scenarios_get_their_values_split_and_distribution():
+    inst, doc = scenario_result()
+    page = render_plan(doc, inst)
+    for needle in ('id="scenarios"', 'id="pick-scenario"', 'id="chart-scenarios"', "slump", "long ends at 1 (lessee)"):
+        assert needle in page
+    split = views.split_by_scenario(doc, inst).set_index("scenario")
+    assert split.loc["high", "inference"] == 32 and split.loc["slump", "inference"] == 16
+    assert split.loc["slump", "idle"] == 32
+    power = views.site_power(doc, inst)
+    assert set(power["scenario"]) == {"high", "slump"} and len(power) == 4
+
+
+def test_report_refuses_a_result_that_fails_verification(tmp_path):
+    inst, doc = solved(TEACH)
+    doc["allocations"][0]["gpus"] += 8
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(cli, ["report", str(TEACH), str(bad), "--html", str(out)])
+    assert result.exit_code == 1 and "violation" in result.output and not out.exists()
+
+
+def test_report_needs_an_output():
+    result = CliRunner().invoke(cli, ["report", str(TEACH)])
+    assert result.exit_code == 2 and "--html" in result.output
+
+
+def test_evaluate_html_has_the_offer_value_break_even_and_displaced(tmp_path):
+    out = tmp_path / "e.html"
+    result = CliRunner().invoke(cli, ["evaluate", str(TEACH), "long", "--format", "html", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert 'id="offer"' in page and "break-even price" in page and 'id="displaced"' in page
