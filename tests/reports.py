@@ -20,9 +20,10 @@ def solved(path: Path, **options) -> tuple[Instance, dict]:
 
 
 def scenario_result() -> tuple[Instance, dict]:
-    """teach_lease_vs_inference under two scenarios: `high` (as solved, V = 288, p = 0.6) and `slump`
-    (period-1 chat demand falls to 16 units: 32 of its 48 GPUs idle, V = 96 + 96 = 192, p = 0.4).
-    E[V] = 249.6; CVaR at alpha 0.5 = (0.4 x 192 + 0.1 x 288) / 0.5 = 211.2; F with w = 0.5 = 230.4."""
+    """teach_lease_vs_inference under two scenarios. `high` (p = 0.6): as solved, V = 96 + 192 = 288.
+    `slump` (p = 0.4): period-1 chat demand falls to 16 units and the lessee of `long` exits at period 1,
+    so in period 1 chat holds 16 GPUs and 64 are idle: V = 48 (lease, period 0) + 48 + 48 = 144.
+    E[V] = 230.4; CVaR at alpha 0.5 = (0.4 x 144 + 0.1 x 288) / 0.5 = 172.8; F with w = 0.5 = 201.6."""
     inst, doc = solved(TEACH)
     high = [{**row, "scenario": "high"} for row in doc["allocations"]]
     slump = []
@@ -30,16 +31,18 @@ def scenario_result() -> tuple[Instance, dict]:
         row["scenario"] = "slump"
         if row["period"] == 1 and row["use"] == "inference":
             slump += [{**row, "gpus": 16}, {**row, "use": "idle", "consumer": None, "gpus": row["gpus"] - 16}]
+        elif row["period"] == 1 and row["use"] == "lease":
+            slump.append({**row, "use": "idle", "consumer": None})
         else:
             slump.append(row)
-    breakdown = {"lease_revenue": 96.0, "training_value": 0.0, "inference_value": 0.0, "energy_cost": 0.0,
-                 "termination_fees": 0.0}
+    zero = {"training_value": 0.0, "energy_cost": 0.0, "termination_fees": 0.0}
     scenarios = [
-        {"name": "high", "probability": 0.6, "objective": 288.0, "breakdown": {**breakdown, "inference_value": 192.0},
-         "lease_ends": []},
-        {"name": "slump", "probability": 0.4, "objective": 192.0, "breakdown": {**breakdown, "inference_value": 96.0},
+        {"name": "high", "probability": 0.6, "objective": 288.0,
+         "breakdown": {"lease_revenue": 96.0, "inference_value": 192.0, **zero}, "lease_ends": []},
+        {"name": "slump", "probability": 0.4, "objective": 144.0,
+         "breakdown": {"lease_revenue": 48.0, "inference_value": 96.0, **zero},
          "lease_ends": [{"lease": "long", "period": 1, "by": "lessee"}]},
     ]
-    doc.update(allocations=high + slump, scenarios=scenarios, objective=230.4, expected_objective=249.6, cvar=211.2,
-               breakdown={"lease_revenue": 96.0, "training_value": 0.0, "inference_value": 153.6, "energy_cost": 0.0})
+    doc.update(allocations=high + slump, scenarios=scenarios, objective=201.6, expected_objective=230.4, cvar=172.8,
+               breakdown={"lease_revenue": 76.8, "training_value": 0.0, "inference_value": 153.6, "energy_cost": 0.0})
     return inst, doc

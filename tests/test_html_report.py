@@ -69,7 +69,7 @@ def test_scenarios_get_their_values_split_and_distribution():
         assert needle in page
     split = views.split_by_scenario(doc, inst).set_index("scenario")
     assert split.loc["high", "inference"] == 32 and split.loc["slump", "inference"] == 16
-    assert split.loc["slump", "idle"] == 32
+    assert split.loc["slump", "idle"] == 48 and split.loc["slump", "lease"] == 16
     power = views.site_power(doc, inst)
     assert set(power["scenario"]) == {"high", "slump"} and len(power) == 4
 
