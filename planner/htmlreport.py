@@ -9,9 +9,10 @@ page with the JSON it came from.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from html import escape
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go

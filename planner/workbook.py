@@ -21,7 +21,16 @@ from openpyxl.utils import get_column_letter
 from pydantic import BaseModel
 
 from planner import views
-from planner.instance import Generation, InferencePool, Instance, InstanceError, Lease, Site, TrainingRun, parse_instance
+from planner.instance import (
+    Generation,
+    InferencePool,
+    Instance,
+    InstanceError,
+    Lease,
+    Site,
+    TrainingRun,
+    parse_instance,
+)
 
 MONEY = "#,##0.00"
 COUNT = "#,##0"

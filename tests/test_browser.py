@@ -6,38 +6,28 @@ to the JSON's, the pickers re-filter the chart; a screenshot of each is kept in 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import chromium, chromium_path
 from click.testing import CliRunner
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
+from reports import COLOSSUS, ROOT, TEACH, scenario_result, solved
 
 from planner.cli import cli
 from planner.htmlreport import plan_sentence, render_plan
 from planner.instance import load_instance
 from planner.report import money
-from reports import COLOSSUS, ROOT, TEACH, scenario_result, solved
 
 ARTIFACTS = Path(os.environ.get("PLANNER_TEST_ARTIFACTS", ROOT / "test-artifacts"))
-# The flags a root, offline, GPU-less machine needs (see .ci/run).
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
-
-def chromium_path() -> str:
-    path = os.environ.get("PLANNER_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.fail("no Chromium: install Debian's `chromium` (`.ci/run` does) or set PLANNER_CHROMIUM")
-    return path
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=FLAGS)
+    if chromium_path() is None:
+        pytest.fail("no Chromium: install Debian's `chromium` (`.ci/run` does) or set PLANNER_CHROMIUM")
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def open_report(browser: Browser, path: Path) -> tuple[Page, list[str]]:

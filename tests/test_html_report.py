@@ -6,14 +6,14 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from reports import COLOSSUS, TEACH, scenario_result, solved
 
 from planner import views
 from planner.api import solve
-from planner.instance import load_instance
 from planner.cli import cli
 from planner.evaluate import market_bands
 from planner.htmlreport import plan_sentence, render_plan
-from reports import COLOSSUS, TEACH, scenario_result, solved
+from planner.instance import load_instance
 
 
 def test_page_loads_nothing_from_the_network():
@@ -75,7 +75,7 @@ def test_scenarios_get_their_values_split_and_distribution():
 
 
 def test_report_refuses_a_result_that_fails_verification(tmp_path):
-    inst, doc = solved(TEACH)
+    _, doc = solved(TEACH)
     doc["allocations"][0]["gpus"] += 8
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(doc))
