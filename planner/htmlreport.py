@@ -49,7 +49,10 @@ def text(v: Any) -> str:
     return "-" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
 
 
-def listing(names: list[str]) -> str:
+def listing(names: list[str], what: str, most: int = 4) -> str:
+    """`a, b and c`; past `most` names just the count (`37 leases`), so the sentence stays one sentence."""
+    if len(names) > most:
+        return f"{len(names)} {what}"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -64,11 +67,14 @@ def plan_sentence(doc: dict[str, Any], inst: Instance) -> str:
     blocks = {r["name"]: r["gpus"] for r in doc.get("leases") or []}
     parts = []
     if accepted:
-        parts.append("accept " + listing([f"{n} ({blocks[n]:,} GPUs)" for n in accepted]))
+        total = f" ({sum(blocks[n] for n in accepted):,} GPUs)" if len(accepted) > 4 else ""
+        parts.append("accept " + listing([f"{n} ({blocks[n]:,} GPUs)" for n in accepted], "leases") + total)
     if rejected:
-        parts.append("reject " + listing(rejected))
+        parts.append("reject " + listing(rejected, "offers"))
     placed = views.allocations(doc).query("use in ('training', 'inference')")["consumer"].unique().tolist()
-    parts.append("run " + listing(placed) + " internally" if placed else "place no internal training or inference")
+    run = listing(placed, "internal consumers")
+    parts.append(("run " + run + ("" if run.endswith("consumers") else " internally")) if placed
+                 else "place no internal training or inference")
     sentence = "; ".join(parts)
     return (f"{sentence[0].upper()}{sentence[1:]}: net value {money(doc['objective'], inst.currency)} "
             f"over {inst.T} period{'s' if inst.T != 1 else ''} ({doc['status']}).")

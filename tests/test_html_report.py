@@ -95,3 +95,9 @@ def test_evaluate_html_has_the_offer_value_break_even_and_displaced(tmp_path):
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert 'id="offer"' in page and "break-even price" in page and 'id="displaced"' in page
+
+
+def test_sentence_counts_instead_of_listing_many_names():
+    inst, doc = solved(TEACH)
+    doc["leases"] = [{"name": f"l{k}", "accepted": k < 6, "gpus": 8 if k < 6 else 0, "revenue": 1.0} for k in range(8)]
+    assert plan_sentence(doc, inst).startswith("Accept 6 leases (48 GPUs); reject l6 and l7; run chat internally: ")
