@@ -72,9 +72,11 @@ def plan_sentence(doc: dict[str, Any], inst: Instance) -> str:
     if rejected:
         parts.append("reject " + listing(rejected, "offers"))
     placed = views.allocations(doc).query("use in ('training', 'inference')")["consumer"].unique().tolist()
-    run = listing(placed, "internal consumers")
-    parts.append(("run " + run + ("" if run.endswith("consumers") else " internally")) if placed
-                 else "place no internal training or inference")
+    if placed:
+        run = listing(placed, "internal consumers")
+        parts.append("run " + run + ("" if run.endswith("consumers") else " internally"))
+    else:
+        parts.append("place no internal training or inference")
     sentence = "; ".join(parts)
     return (f"{sentence[0].upper()}{sentence[1:]}: net value {money(doc['objective'], inst.currency)} "
             f"over {inst.T} period{'s' if inst.T != 1 else ''} ({doc['status']}).")
@@ -94,9 +96,10 @@ def offer_sentence(ev: dict[str, Any], inst: Instance) -> str:
 
 
 def cell(value: Any, shown: str) -> str:
+    """A table cell; a number also carries its exact value (data-value), for sorting and for tests."""
     raw = value.item() if hasattr(value, "item") else value
-    attr = f' data-value="{escape(repr(float(raw)))}"' if isinstance(raw, (int, float)) and not isinstance(raw, bool) \
-        and not pd.isna(raw) else ""
+    exact = isinstance(raw, (int, float)) and not isinstance(raw, bool) and not pd.isna(raw)
+    attr = f' data-value="{float(raw)!r}"' if exact else ""
     return f"<td{attr}>{escape(shown)}</td>"
 
 
@@ -137,8 +140,8 @@ def value_section(doc: dict[str, Any], inst: Instance) -> tuple[str, dict[str, A
         x=[TERM_LABELS[t] for t in TERMS] + ["net value"], measure=["relative"] * len(TERMS) + ["total"],
         y=[-b.get(t, 0.0) if t == "energy_cost" else b.get(t, 0.0) for t in TERMS] + [0.0]))
     figure.update_layout(title="Value breakdown (discounted)", yaxis_title=cur, showlegend=False)
-    return section("Value", f'<p class="status">{escape(status)}</p>{body}{chart("chart-value")}', "value-section"), \
-        {"chart-value": figure}
+    html = section("Value", f'<p class="status">{escape(status)}</p>{body}{chart("chart-value")}', "value-section")
+    return html, {"chart-value": figure}
 
 
 def fleet_section(doc: dict[str, Any], inst: Instance) -> str:

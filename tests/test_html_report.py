@@ -101,3 +101,9 @@ def test_sentence_counts_instead_of_listing_many_names():
     inst, doc = solved(TEACH)
     doc["leases"] = [{"name": f"l{k}", "accepted": k < 6, "gpus": 8 if k < 6 else 0, "revenue": 1.0} for k in range(8)]
     assert plan_sentence(doc, inst).startswith("Accept 6 leases (48 GPUs); reject l6 and l7; run chat internally: ")
+
+
+def test_sentence_without_internal_use():
+    inst, doc = solved(COLOSSUS)
+    assert plan_sentence(doc, inst) == ("Accept anthropic-colossus1 (220,016 GPUs); reject google-110k; place no "
+                                        "internal training or inference: net value $14.32B over 12 periods (optimal).")
