@@ -341,7 +341,7 @@ def import_(workbook_path: str, output: str) -> None:
     except InstanceError as err:
         click.echo(str(err), err=True)
         fail(f"{len(err.problems)} problem(s) in {workbook_path}", EXIT_BAD_INPUT)
-    text = yaml.safe_dump(inst.model_dump(exclude_none=True), sort_keys=False, allow_unicode=True)
+    text = yaml.safe_dump(inst.model_dump(exclude_none=True, exclude_defaults=True), sort_keys=False, allow_unicode=True)
     write_output(Path(output), text, [workbook_path])
     click.echo(f"{output}: instance {inst.name} from {workbook_path}")
 

@@ -239,20 +239,18 @@ def cell(value: Any, text_field: bool, place: str, problems: list[tuple[str, str
 
 
 def read_record(model: type[BaseModel], sheet: str, headers: list[str], row: int, values: list, path: str,
-                where: Where, problems: list[tuple[str, str]], extra: dict[str, str] | None = None) -> dict[str, Any]:
-    """One row as a mapping; a column named in `extra` (inventory per generation) goes under that key."""
+                where: Where, problems: list[tuple[str, str]], others: str | None = None) -> dict[str, Any]:
+    """One row as a mapping; with `others` (Sites: "inventory"), a column that is not a field of the model
+    goes under that key, so an unknown generation is reported as such."""
     record: dict[str, Any] = {}
     where.add(path, sheet, row)
     for j, (header, value) in enumerate(zip(headers, values), start=1):
         if value is None or value == "" or not header:
             continue
-        if extra and header in extra and header not in model.model_fields:
-            key_path, target = f"{path}.{extra[header]}.{header}", record.setdefault(extra[header], {})
-            key = header
-        else:
-            key_path, target, key = f"{path}.{header}", record, header
+        target = record.setdefault(others, {}) if others and header not in model.model_fields else record
+        key_path = f"{path}.{others}.{header}" if target is not record else f"{path}.{header}"
         where.add(key_path, sheet, row, j, header)
-        target[key] = cell(value, is_text(model, header), where.name(key_path), problems)
+        target[header] = cell(value, is_text(model, header), where.name(key_path), problems)
     return record
 
 
@@ -265,14 +263,11 @@ def import_workbook(source: str) -> Instance:
     problems: list[tuple[str, str]] = []
     where = Where()
     data = read_instance_sheet(wb, where, problems)
-    generations = []
     for key, (title, model) in SECTIONS.items():
         headers, rows = sheet_rows(wb, title, problems)
-        extra = {g: "inventory" for g in generations} if model is Site else None
-        data[key] = [read_record(model, title, headers, n, values, f"{key}[{i}]", where, problems, extra)
+        others = "inventory" if model is Site else None
+        data[key] = [read_record(model, title, headers, n, values, f"{key}[{i}]", where, problems, others)
                      for i, (n, values) in enumerate(rows)]
-        if key == "generations":
-            generations = [str(g.get("name")) for g in data[key]]
     read_deliveries(wb, data["sites"], where, problems)
     if problems:
         raise InstanceError(source, problems)

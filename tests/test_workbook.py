@@ -59,6 +59,17 @@ def test_bad_cell_exits_2_naming_sheet_row_and_column(tmp_path):
     assert not (tmp_path / "x.yaml").exists()
 
 
+def test_inventory_column_of_an_unknown_generation_is_named(tmp_path):
+    path = exported(tmp_path)
+    wb = load_workbook(path)
+    wb["Sites"].cell(row=1, column=wb["Sites"].max_column + 1, value="B300")
+    wb["Sites"].cell(row=2, column=wb["Sites"].max_column, value=72)
+    wb.save(path)
+    with pytest.raises(InstanceError) as err:
+        import_workbook(str(path))
+    assert err.value.problems == [("sheet Sites, row 2, column H (B300)", "unknown generation 'B300'")]
+
+
 def test_problem_inside_a_flow_cell_names_the_cell_and_the_entry(tmp_path):
     path = exported(tmp_path)
     edit(path, "Inference", "demand", 2, "[{units: 10, value_per_unit_hour: 1}, {units: -5, value_per_unit_hour: 1}]")
