@@ -21,11 +21,12 @@ from plotly.offline import get_plotlyjs
 from planner import views
 from planner.instance import Instance
 from planner.report import money
-from planner.results import TERMS
+from planner.results import FEES, TERMS
 
 COLORS = {"training": "#4c78a8", "inference": "#f58518", "lease": "#54a24b", "idle": "#bab0ac"}
 TERM_LABELS = {"lease_revenue": "lease revenue", "training_value": "training value",
-               "inference_value": "inference value", "energy_cost": "energy cost"}
+               "inference_value": "inference value", "energy_cost": "energy cost", FEES: "termination fees"}
+COSTS = ("energy_cost", FEES)  # breakdown terms that count against the value
 
 Column = tuple[str, str, Callable[[Any], str]]  # header, key, formatter
 
@@ -129,16 +130,17 @@ def select(select_id: str, label: str, options: list[tuple[str, str]]) -> str:
 def value_section(doc: dict[str, Any], inst: Instance) -> tuple[str, dict[str, Any]]:
     cur = inst.currency
     b = doc.get("breakdown") or {}
+    terms = [t for t in (*TERMS, FEES) if t in b]
+    signed = [-b[t] if t in COSTS else b[t] for t in terms]
     rows = [{"item": "net value (objective)", "value": doc.get("objective")},
-            *({"item": TERM_LABELS[t], "value": -b[t] if t == "energy_cost" else b[t]} for t in TERMS if t in b),
+            *({"item": TERM_LABELS[t], "value": v} for t, v in zip(terms, signed)),
             {"item": "best bound", "value": doc.get("best_bound")}]
     body = table("value", [("", "item", text), ("value", "value", lambda v: money(v, cur))], rows)
     status = f"status {doc['status']}, solver {doc.get('solver', '-')}, MIP gap {text(doc.get('mip_gap'))}"
     if doc.get("expected_objective") is not None:
         status += f"; objective F = E[V]{' with CVaR' if doc.get('cvar') is not None else ''} over scenarios"
-    figure = go.Figure(go.Waterfall(
-        x=[TERM_LABELS[t] for t in TERMS] + ["net value"], measure=["relative"] * len(TERMS) + ["total"],
-        y=[-b.get(t, 0.0) if t == "energy_cost" else b.get(t, 0.0) for t in TERMS] + [0.0]))
+    figure = go.Figure(go.Waterfall(x=[TERM_LABELS[t] for t in terms] + ["net value"],
+                                    measure=["relative"] * len(terms) + ["total"], y=[*signed, 0.0]))
     figure.update_layout(title="Value breakdown (discounted)", yaxis_title=cur, showlegend=False)
     html = section("Value", f'<p class="status">{escape(status)}</p>{body}{chart("chart-value")}', "value-section")
     return html, {"chart-value": figure}
@@ -158,10 +160,9 @@ def fleet_section(doc: dict[str, Any], inst: Instance) -> str:
 def power_section(doc: dict[str, Any], inst: Instance) -> str:
     controls = select("pick-power-site", "Site", [(s.name, s.name) for s in inst.sites])
     p = views.site_power(doc, inst)
-    first = p[p["scenario"] == p["scenario"].min()]
-    summary = first.groupby("site", sort=False).agg(
+    summary = p.groupby(["scenario", "site"], sort=False).agg(
         mw_available=("mw_available", "first"), peak=("mw_drawn", "max"), headroom=("headroom_mw", "min")).reset_index()
-    cols: list[Column] = [("site", "site", text), ("MW available", "mw_available", number),
+    cols: list[Column] = [*scenario_column(doc), ("site", "site", text), ("MW available", "mw_available", number),
                           ("MW drawn (peak)", "peak", number), ("headroom MW (min)", "headroom", number)]
     return section("Power drawn vs available", f'<div class="controls">{controls}</div>{chart("chart-power")}'
                    + table("power", cols, summary.to_dict("records")), "power-section")
@@ -174,17 +175,23 @@ def leases_section(doc: dict[str, Any], inst: Instance) -> str:
         ("GPUs", "gpus", gpus), ("block", "block", text), ("revenue", "revenue", lambda v: money(v, cur)),
         ("$/GPU-hour", "price_per_gpu_hour", number), ("market low (contract)", "band_low", number),
         ("market high (on demand)", "band_high", number), ("vs market", "vs_band", text)]
+    if doc.get("lease_ends"):
+        cols.append(("ends early", "ends", text))
     return section("Leases", table("leases", cols, views.leases(doc, inst).to_dict("records")), "leases-section")
 
 
 def consumers_section(doc: dict[str, Any], inst: Instance) -> str:
     cols: list[Column] = [
-        ("consumer", "consumer", text), ("kind", "kind", text), ("placed", "placed", yes_no),
+        *scenario_column(doc), ("consumer", "consumer", text), ("kind", "kind", text), ("placed", "placed", yes_no),
         ("GPUs (avg)", "gpus", gpus), ("tier", "tier", text), ("value/unit-hour", "value_per_unit_hour", number),
         ("demand units (avg)", "demand_units", gpus), ("served units (avg)", "served_units", gpus)]
     frame = views.consumers(doc, inst)
     note = "<p>Units per active period, averaged over the consumer's periods; a training run's demand is its max_units.</p>"
     return section("Internal consumers", note + table("consumers", cols, frame.to_dict("records")), "consumers-section")
+
+
+def scenario_column(doc: dict[str, Any]) -> list[Column]:
+    return [("scenario", "scenario", text)] if views.scenario_names(doc) else []
 
 
 def shadow_section(doc: dict[str, Any], inst: Instance) -> str:

@@ -13,7 +13,8 @@ import pandas as pd
 
 from planner.evaluate import market_bands, payment_per_period
 from planner.instance import Instance, Lease
-from planner.results import TERMS
+from planner.results import FEES, TERMS
+from planner.scenarios import cases
 
 USES = ("training", "inference", "lease", "idle")
 GROUP = ["scenario", "site", "generation", "use", "period"]
@@ -30,6 +31,21 @@ def scenario_names(doc: dict[str, Any]) -> list[str]:
     return [s["name"] for s in doc.get("scenarios") or []]
 
 
+def scenario_instances(doc: dict[str, Any], inst: Instance) -> list[tuple[str, Instance]]:
+    """(scenario, the instance its plan obeys): ("", inst) without scenarios; a scenario's `set` may change
+    power, demand or prices, so each is read from its own instance (SPEC section 6)."""
+    names = scenario_names(doc)
+    if not names:
+        return [("", inst)]
+    own = {case.name: case.instance for case in cases(inst)} if inst.uncertainty is not None else {}
+    return [(name, own.get(name, inst)) for name in names]
+
+
+def scenario_column_if_any(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without its `scenario` column when the plan has no scenarios (every value blank)."""
+    return frame.drop(columns="scenario") if (frame["scenario"] == "").all() else frame
+
+
 def gpus_by_use(doc: dict[str, Any]) -> pd.DataFrame:
     """GPUs per (scenario, site, generation, use, period), summed over consumers."""
     return allocations(doc).groupby(GROUP, as_index=False)["gpus"].sum()
@@ -38,14 +54,19 @@ def gpus_by_use(doc: dict[str, Any]) -> pd.DataFrame:
 def site_power(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
     """Facility MW drawn vs available per (scenario, site, period); idle GPUs draw nothing."""
     a = allocations(doc)
+    return pd.concat([_site_power(a[a["scenario"] == name], own, name) for name, own in scenario_instances(doc, inst)],
+                     ignore_index=True)
+
+
+def _site_power(a: pd.DataFrame, inst: Instance, scenario: str) -> pd.DataFrame:
     kw = {g.name: g.power_kw for g in inst.generations}
     pue = {s.name: s.pue for s in inst.sites}
     running = a[a["use"] != "idle"]
     drawn = (running["gpus"] * running["generation"].map(kw) * running["site"].map(pue) / 1000.0)
-    drawn = drawn.groupby([running["scenario"], running["site"], running["period"]]).sum()
-    grid = pd.MultiIndex.from_product(
-        [scenario_names(doc) or [""], [s.name for s in inst.sites], range(inst.T)], names=["scenario", "site", "period"])
+    drawn = drawn.groupby([running["site"], running["period"]]).sum()
+    grid = pd.MultiIndex.from_product([[s.name for s in inst.sites], range(inst.T)], names=["site", "period"])
     out = drawn.reindex(grid, fill_value=0.0).rename("mw_drawn").reset_index()
+    out.insert(0, "scenario", scenario)
     out["mw_available"] = out["site"].map({s.name: s.power_mw for s in inst.sites})
     out["headroom_mw"] = out["mw_available"] - out["mw_drawn"]
     return out
@@ -76,8 +97,10 @@ def band_position(price: float | None, low: float | None, high: float | None) ->
 
 
 def leases(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
-    """Each lease as the instance orders it: accepted, block, revenue, implied $/GPU-hour vs the market band."""
+    """Each lease as the instance orders it: accepted, block, revenue, implied $/GPU-hour (at the file's price)
+    vs the market band, and an early end (a plan without scenarios; theirs are listed per scenario)."""
     by_name = {row["name"]: row for row in doc.get("leases") or []}
+    ends = {e["lease"]: f"period {e['period']} ({e['by']})" for e in doc.get("lease_ends") or []}
     rows = []
     for lease in inst.leases:
         row = by_name.get(lease.name, {"accepted": False, "gpus": 0, "revenue": 0.0})
@@ -92,9 +115,10 @@ def leases(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
             "block": ", ".join(f"{r.gpus:,} {r.generation} at {r.site}" for r in block.itertuples()) or "-",
             "revenue": float(row["revenue"]), "price_per_gpu_hour": implied,
             "band_low": low, "band_high": high, "vs_band": band_position(implied, low, high),
+            "ends": ends.get(lease.name, "-"),
         })
     return pd.DataFrame(rows, columns=["lease", "lessee", "accepted", "gpus", "block", "revenue",
-                                       "price_per_gpu_hour", "band_low", "band_high", "vs_band"])
+                                       "price_per_gpu_hour", "band_low", "band_high", "vs_band", "ends"])
 
 
 def served_by_tier(capacity: float, tiers: list[tuple[float, float]]) -> list[float]:
@@ -113,10 +137,16 @@ def _consumer_gpus(a: pd.DataFrame, use: str, name: str) -> pd.DataFrame:
 
 
 def consumers(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
-    """Each internal consumer: placed or not, GPUs, and units served vs demanded per tier (per active period,
-    averaged over its periods; in the first scenario listed when there are several)."""
+    """Each internal consumer (in each scenario): placed or not, GPUs, and units served vs demanded per tier,
+    per active period averaged over its periods."""
     a = allocations(doc)
-    a = a[a["scenario"] == a["scenario"].min()] if not a.empty else a
+    frames = [_consumers(a[a["scenario"] == name], own).assign(scenario=name)
+              for name, own in scenario_instances(doc, inst)]
+    out = pd.concat(frames, ignore_index=True)
+    return out[["scenario", *out.columns[:-1]]]
+
+
+def _consumers(a: pd.DataFrame, inst: Instance) -> pd.DataFrame:
     speed = {g.name: (g.train_speed, g.infer_speed) for g in inst.generations}
     rows = []
     for run in inst.training:
@@ -158,10 +188,9 @@ def scenarios(doc: dict[str, Any]) -> pd.DataFrame:
     for s in doc.get("scenarios") or []:
         ends = ", ".join(f"{e['lease']} ends at {e['period']} ({e['by']})" for e in s.get("lease_ends") or [])
         rows.append({"scenario": s["name"], "probability": s["probability"], "objective": s["objective"],
-                     **{t: s.get("breakdown", {}).get(t, 0.0) for t in (*TERMS, "termination_fees")},
+                     **{t: s.get("breakdown", {}).get(t, 0.0) for t in (*TERMS, FEES)},
                      "lease_ends": ends or "-"})
-    return pd.DataFrame(rows, columns=["scenario", "probability", "objective", *TERMS, "termination_fees",
-                                       "lease_ends"])
+    return pd.DataFrame(rows, columns=["scenario", "probability", "objective", *TERMS, FEES, "lease_ends"])
 
 
 def accepted_names(doc: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -105,16 +105,11 @@ def summary_frame(doc: dict[str, Any]) -> pd.DataFrame:
 
 def plan_sheets(wb: Workbook, doc: dict[str, Any], inst: Instance) -> None:
     """Allocations, Leases, Site power, Consumers (and Scenarios) of a plan, after its Summary."""
-    alloc = views.allocations(doc)
-    scenarios = views.scenario_names(doc)
-    power = views.site_power(doc, inst)
-    if not scenarios:
-        alloc, power = alloc.drop(columns="scenario"), power.drop(columns="scenario")
-    add_sheet(wb, "Allocations", alloc)
+    add_sheet(wb, "Allocations", views.scenario_column_if_any(views.allocations(doc)))
     add_sheet(wb, "Leases", views.leases(doc, inst))
-    add_sheet(wb, "Site power", power)
-    add_sheet(wb, "Consumers", views.consumers(doc, inst))
-    if scenarios:
+    add_sheet(wb, "Site power", views.scenario_column_if_any(views.site_power(doc, inst)))
+    add_sheet(wb, "Consumers", views.scenario_column_if_any(views.consumers(doc, inst)))
+    if views.scenario_names(doc):
         add_sheet(wb, "Scenarios", views.scenarios(doc))
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import yaml
+
 from planner.api import solve
 from planner.instance import Instance, load_instance
 
@@ -17,6 +19,19 @@ TEACH = ROOT / "instances" / "teach_lease_vs_inference.yaml"  # hand optimum 288
 def solved(path: Path, **options) -> tuple[Instance, dict]:
     inst = load_instance(path)
     return inst, solve(inst, **options).to_dict()
+
+
+def teaching_with_scenarios(folder: Path) -> Path:
+    """teach_lease_vs_inference with SPEC section 6 scenarios, as a file: `growth` (p = 0.6, as written) and
+    `slump` (p = 0.4: chat demand stays at 16 units in period 1, and the lessee of `long` exits at period 1)."""
+    data = yaml.safe_load(TEACH.read_text())
+    data["uncertainty"] = {"reveal_period": 1, "risk_weight": 0.5, "cvar_alpha": 0.5, "scenarios": [
+        {"name": "growth", "probability": 0.6},
+        {"name": "slump", "probability": 0.4, "set": {"inference.chat.demand_scale": [1, 1]},
+         "lessee_exits": {"long": 1}}]}
+    path = folder / "teach_scenarios.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 def scenario_result() -> tuple[Instance, dict]:

@@ -5,6 +5,7 @@ to the JSON's, the pickers re-filter the chart; a screenshot of each is kept in 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from browser import chromium, chromium_path
 from click.testing import CliRunner
 from playwright.sync_api import Browser, Page
-from reports import COLOSSUS, ROOT, TEACH, scenario_result, solved
+from reports import COLOSSUS, ROOT, TEACH, scenario_result, solved, teaching_with_scenarios
 
 from planner.cli import cli
 from planner.htmlreport import plan_sentence, render_plan
@@ -122,6 +123,26 @@ def test_scenario_report(browser, tmp_path):
     page.select_option("#pick-scenario", "slump")
     assert page.evaluate(inference) == slump != high
     screenshot(page, "report-scenarios")
+
+
+def test_solved_scenario_report(browser, tmp_path):
+    source = teaching_with_scenarios(tmp_path)
+    plan = tmp_path / "plan.json"
+    assert CliRunner().invoke(cli, ["solve", str(source), "--format", "json", "-o", str(plan)]).exit_code == 0
+    out = tmp_path / "scenarios.html"
+    result = CliRunner().invoke(cli, ["report", str(source), str(plan), "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(plan.read_text())
+    page, errors = open_report(browser, out)
+    assert errors == []
+    assert_charts_drawn(page)
+    assert_numbers_equal_json(page, doc, load_instance(source))
+    v = page.evaluate("Array.from(document.getElementById('chart-scenarios')._fullData[0].y)")
+    assert sorted(v) == sorted(s["objective"] for s in doc["scenarios"])
+    for name in ("growth", "slump"):
+        page.select_option("#pick-scenario", name)
+        assert plotted_total(page) == sum(r["gpus"] for r in doc["allocations"] if r["scenario"] == name)
+    screenshot(page, "report-teach-scenarios")
 
 
 def test_evaluation_report(browser, tmp_path):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from reports import COLOSSUS, TEACH, scenario_result, solved
+from reports import COLOSSUS, TEACH, scenario_result, solved, teaching_with_scenarios
 
 from planner import views
 from planner.api import solve
@@ -107,3 +107,12 @@ def test_sentence_without_internal_use():
     inst, doc = solved(COLOSSUS)
     assert plan_sentence(doc, inst) == ("Accept anthropic-colossus1 (220,016 GPUs); reject google-110k; place no "
                                         "internal training or inference: net value $14.32B over 12 periods (optimal).")
+
+
+def test_a_solved_scenario_plan_is_read_against_each_scenario_s_own_instance(tmp_path):
+    # slump sets chat's demand_scale to [1, 1]: 16 units in each period, where growth has 16 then 48.
+    inst, doc = solved(teaching_with_scenarios(tmp_path))
+    chat = views.consumers(doc, inst).set_index("scenario")
+    assert chat.loc["growth", "demand_units"] == 32 and chat.loc["slump", "demand_units"] == 16
+    assert chat.loc["growth", "served_units"] == 32 and chat.loc["slump", "served_units"] == 16
+    assert {s["name"] for s in doc["scenarios"]} == {"growth", "slump"}

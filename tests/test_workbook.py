@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
+from reports import teaching_with_scenarios
 
 from planner.cli import cli
 from planner.instance import InstanceError, load_instance
@@ -30,6 +31,16 @@ def test_round_trip_gives_an_equal_instance(tmp_path, source):
     result = runner.invoke(cli, ["import", str(tmp_path / "w.xlsx"), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert load_instance(out).model_dump() == load_instance(source).model_dump()
+
+
+def test_round_trip_keeps_scenarios_and_termination_rights(tmp_path):
+    inst = load_instance(teaching_with_scenarios(tmp_path))
+    inst.leases[0].termination = {"notice_periods": 1, "fee": 5.0}
+    path = tmp_path / "w.xlsx"
+    path.write_bytes(export_workbook(inst))
+    back = import_workbook(str(path))
+    assert back.uncertainty is not None and back.leases[0].termination is not None
+    assert back.model_dump() == inst.model_dump()
 
 
 def test_template_has_one_inventory_column_per_generation(tmp_path):
