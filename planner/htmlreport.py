@@ -83,14 +83,22 @@ def plan_sentence(doc: dict[str, Any], inst: Instance) -> str:
             f"over {inst.T} period{'s' if inst.T != 1 else ''} ({doc['status']}).")
 
 
+def block_gpus(ev: dict[str, Any]) -> int | None:
+    """The block evaluated (`gpus` in a plain evaluation, `block_gpus` with scenarios)."""
+    return ev.get("gpus", ev.get("block_gpus"))
+
+
 def offer_sentence(ev: dict[str, Any], inst: Instance) -> str:
     """`planner evaluate`'s answer in one sentence."""
     if ev.get("value") is None:
-        return f"Reject {ev['offer']}: it cannot be accepted ({'; '.join(ev.get('flags') or [])})."
+        why = "; ".join(ev.get("flags") or ev.get("notes") or [])
+        return f"Reject {ev['offer']}: it cannot be accepted{f' ({why})' if why else ''}."
     price = (money(ev["break_even_price"], inst.currency) if ev["price_unit"] == "per period"
              else number(ev["break_even_price"], 4))
+    block = f" for a block of {block_gpus(ev):,} GPUs" if block_gpus(ev) is not None else ""
+    over = " (F, over the scenarios)" if ev.get("scenarios") else ""
     return (f"{ev['decision'].capitalize()} {ev['offer']}: it is worth {money(ev['value'], inst.currency)} against "
-            f"the best alternative; break-even price {price} {ev['price_unit']} for a block of {ev['gpus']:,} GPUs.")
+            f"the best alternative{over}; break-even price {price} {ev['price_unit']}{block}.")
 
 
 # ----- HTML pieces ---------------------------------------------------------------------------
@@ -237,18 +245,27 @@ def scenarios_section(doc: dict[str, Any], inst: Instance) -> tuple[str, dict[st
 def offer_section(ev: dict[str, Any], inst: Instance) -> str:
     cur = inst.currency
     price = (lambda v: money(v, cur)) if ev["price_unit"] == "per period" else (lambda v: number(v, 4))
+    shown = {**ev, "gpus": block_gpus(ev)}
     rows = [("value of the offer", "value", lambda v: money(v, cur)),
             ("objective with the offer", "objective_accepted", lambda v: money(v, cur)),
             ("objective without it", "objective_rejected", lambda v: money(v, cur)),
             (f"break-even price ({ev['price_unit']})", "break_even_price", price),
             ("block (GPUs)", "gpus", gpus), ("implied $/GPU-hour", "implied_price_per_gpu_hour", number),
-            ("revenue over the term (discounted)", "discounted_revenue", lambda v: money(v, cur))]
+            ("revenue over the term (discounted)", "discounted_revenue", lambda v: money(v, cur)),
+            ("probability that accepting loses", "probability_of_loss", lambda v: number(v, 3)),
+            ("value of the termination right", "termination_right_value", lambda v: money(v, cur))]
     body = "<table id=\"offer\"><tbody>" + "".join(
-        f"<tr><th>{escape(label)}</th>{cell(ev.get(key), fmt(ev.get(key)))}</tr>" for label, key, fmt in rows) + \
-        "</tbody></table>"
-    flags = "".join(f"<li>{escape(f)}</li>" for f in ev.get("flags") or [])
-    if flags:
-        body += f"<h3>Plausibility</h3><ul>{flags}</ul>"
+        f"<tr><th>{escape(label)}</th>{cell(shown[key], fmt(shown[key]))}</tr>" for label, key, fmt in rows
+        if key in shown) + "</tbody></table>"
+    if ev.get("scenarios"):
+        cols: list[Column] = [("scenario", "name", text), ("probability", "probability", lambda v: number(v, 3)),
+                              ("V with the offer", "accepted", lambda v: money(v, cur)),
+                              ("V without it", "rejected", lambda v: money(v, cur)),
+                              ("value of the offer", "value", lambda v: money(v, cur))]
+        body += "<h3>In each scenario</h3>" + table("offer-scenarios", cols, ev["scenarios"])
+    notes = "".join(f"<li>{escape(f)}</li>" for f in [*(ev.get("flags") or []), *(ev.get("notes") or [])])
+    if notes:
+        body += f"<h3>Plausibility and notes</h3><ul>{notes}</ul>"
     displaced = ev.get("displaced") or []
     if displaced:
         cols: list[Column] = [("use", "use", text), ("consumer", "consumer", text), ("generation", "generation", text),

@@ -123,10 +123,12 @@ def plan_workbook(doc: dict[str, Any], inst: Instance) -> bytes:
 def evaluation_workbook(ev: dict[str, Any], plan: dict[str, Any], inst: Instance) -> bytes:
     """The offer's answer in Summary (then the plan the decision leads to), and what it displaces."""
     wb = new_workbook()
-    offer = [(k, v) for k, v in ev.items() if k not in ("displaced", "flags")]
-    offer += [("flag", f) for f in ev.get("flags") or []]
+    offer = [(k, v) for k, v in ev.items() if k not in ("displaced", "flags", "notes", "scenarios")]
+    offer += [("flag", f) for f in [*(ev.get("flags") or []), *(ev.get("notes") or [])]]
     add_sheet(wb, "Summary", pd.concat([pd.DataFrame(offer, columns=["item", "value"]), summary_frame(plan)]))
     plan_sheets(wb, plan, inst)
+    if ev.get("scenarios"):
+        add_sheet(wb, "Offer per scenario", pd.DataFrame(ev["scenarios"]))
     add_sheet(wb, "Displaced", pd.DataFrame(ev.get("displaced") or [],
                                             columns=["use", "consumer", "generation", "with_offer", "without_offer",
                                                      "change"]))

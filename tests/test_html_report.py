@@ -116,3 +116,18 @@ def test_a_solved_scenario_plan_is_read_against_each_scenario_s_own_instance(tmp
     assert chat.loc["growth", "demand_units"] == 32 and chat.loc["slump", "demand_units"] == 16
     assert chat.loc["growth", "served_units"] == 32 and chat.loc["slump", "served_units"] == 16
     assert {s["name"] for s in doc["scenarios"]} == {"growth", "slump"}
+
+
+def test_evaluate_with_scenarios_shows_each_scenario_and_the_plan_of_the_decision(tmp_path):
+    source = teaching_with_scenarios(tmp_path)
+    out, doc = tmp_path / "e.html", tmp_path / "e.json"
+    for fmt, path in (("html", out), ("json", doc)):
+        result = CliRunner().invoke(cli, ["evaluate", str(source), "long", "--format", fmt, "-o", str(path)])
+        assert result.exit_code == 0, result.output
+    ev = json.loads(doc.read_text())
+    page = out.read_text()
+    assert 'id="offer-scenarios"' in page and "probability that accepting loses" in page
+    for s in ev["scenarios"]:
+        assert f'data-value="{float(s["value"])!r}"' in page
+    which = "with" if ev["decision"] == "accept" else "without"
+    assert f"The plan {which} the offer" in page

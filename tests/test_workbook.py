@@ -144,3 +144,14 @@ def test_sweep_xlsx_has_the_sweep_sheet(tmp_path):
     assert wb.sheetnames == ["Summary", "Sweep"]
     rows = list(wb["Sweep"].iter_rows(min_row=2, values_only=True))
     assert len(rows) == 3 and [r[1] for r in rows] == ["optimal"] * 3
+
+
+def test_evaluate_xlsx_with_scenarios_has_a_sheet_per_scenario_value(tmp_path):
+    out = tmp_path / "e.xlsx"
+    source = teaching_with_scenarios(tmp_path)
+    result = CliRunner().invoke(cli, ["evaluate", str(source), "long", "--format", "xlsx", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    wb = load_workbook(out)
+    assert "Offer per scenario" in wb.sheetnames and "Scenarios" in wb.sheetnames
+    rows = list(wb["Offer per scenario"].iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in rows] == ["growth", "slump"]
