@@ -43,6 +43,8 @@ SECTIONS = {"generations": ("Generations", Generation), "sites": ("Sites", Site)
             "inference": ("Inference", InferencePool), "leases": ("Leases", Lease)}
 SITE_LISTS = ("inventory", "deliveries")  # Site fields with their own layout (columns per generation, a sheet)
 DELIVERY_COLUMNS = ["site", "period", "generation", "gpus"]
+REQUIRED_SHEETS = ("Instance", "Generations", "Sites")  # the others may be left out when empty
+TEMPLATE_SHEETS = ("Instance", *(title for title, _ in SECTIONS.values()), "Deliveries")
 
 
 # ----- writing -------------------------------------------------------------------------------
@@ -209,9 +211,11 @@ class Where:
 
 
 def sheet_rows(wb: Any, title: str, problems: list[tuple[str, str]]) -> tuple[list[str], list[tuple[int, list]]]:
-    """(headers, [(excel row number, values)]) of a sheet, blank rows skipped; a missing sheet is a problem."""
+    """(headers, [(excel row number, values)]) of a sheet, blank rows skipped; a missing sheet is empty,
+    or a problem if the instance cannot do without it."""
     if title not in wb.sheetnames:
-        problems.append((f"sheet {title}", "missing sheet"))
+        if title in REQUIRED_SHEETS:
+            problems.append((f"sheet {title}", "missing sheet"))
         return [], []
     rows = list(wb[title].iter_rows(values_only=True))
     if not rows:
@@ -257,7 +261,8 @@ def import_workbook(source: str) -> Instance:
         wb = load_workbook(source, read_only=True, data_only=True)
     except Exception as err:  # noqa: BLE001 - openpyxl raises many types for a file that is not a workbook
         raise InstanceError(source, [("", f"cannot read workbook: {err}")]) from None
-    problems: list[tuple[str, str]] = []
+    problems = [(f"sheet {name}", f"unknown sheet (known: {', '.join(TEMPLATE_SHEETS)})")
+                for name in wb.sheetnames if name not in TEMPLATE_SHEETS]
     where = Where()
     data = read_instance_sheet(wb, where, problems)
     for key, (title, model) in SECTIONS.items():

@@ -104,6 +104,20 @@ def test_malformed_flow_cell_and_unknown_delivery_site_are_named(tmp_path):
     assert "sheet Deliveries, row 2, column A (site)" in places
 
 
+def test_empty_sheets_may_be_left_out_but_a_misnamed_one_is_named(tmp_path):
+    path = exported(tmp_path, ROOT / "instances" / "teach_discounting.yaml")  # no training, inference, deliveries
+    wb = load_workbook(path)
+    for title in ("Training", "Inference", "Deliveries"):
+        del wb[title]
+    wb.save(path)
+    assert import_workbook(str(path)).model_dump() == load_instance(ROOT / "instances" / "teach_discounting.yaml").model_dump()
+    wb["Leases"].title = "Lease"
+    wb.save(path)
+    with pytest.raises(InstanceError) as err:
+        import_workbook(str(path))
+    assert err.value.problems[0][0] == "sheet Lease" and err.value.problems[0][1].startswith("unknown sheet (known: ")
+
+
 def test_not_a_workbook_is_bad_input(tmp_path):
     bogus = tmp_path / "x.xlsx"
     bogus.write_text("not a zip")
