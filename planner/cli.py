@@ -70,9 +70,11 @@ def emit(text: str | bytes, output: str | None, protected: list[str]) -> None:
 
 
 def needs_file(fmt: str, output: str | None) -> None:
-    """A workbook is binary: refuse to start work whose output could only garble a terminal."""
-    if fmt == "xlsx" and not output:
-        fail("--format xlsx writes a workbook: give --output FILE.xlsx", EXIT_BAD_INPUT)
+    """A workbook is binary: refuse, before any work, an output that would garble a terminal or that Excel
+    would not open (and that a slip of the keyboard could have aimed at an instance file)."""
+    if fmt == "xlsx" and not (output and output.lower().endswith(".xlsx")):
+        fail(f"--format xlsx writes an Excel workbook: give --output FILE.xlsx (got {output or 'stdout'})",
+             EXIT_BAD_INPUT)
 
 
 def plan_document(doc: dict, inst: Instance, fmt: str) -> str | bytes:
@@ -145,6 +147,8 @@ def report(instance: str, result: str | None, html_path: str | None, xlsx_path: 
     """Write the shareable report of INSTANCE's plan: RESULT.json when given (verified first), else a fresh solve."""
     if not (html_path or xlsx_path):
         fail("give --html FILE and/or --xlsx FILE", EXIT_BAD_INPUT)
+    if xlsx_path:
+        needs_file("xlsx", xlsx_path)
     inst = read_instance(instance)
     if result:
         doc = read_json(result, "result")
@@ -335,13 +339,16 @@ def validate(instance: str) -> None:
 @click.argument("workbook_path", metavar="WORKBOOK", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The instance file to write (YAML).")
 def import_(workbook_path: str, output: str) -> None:
-    """Read an instance from an Excel WORKBOOK (the `planner export` template) and write it as YAML."""
+    """Read an instance from an Excel WORKBOOK (the `planner export` template) and write it as YAML
+    (JSON when OUTPUT ends in .json)."""
     try:
         inst = workbook.import_workbook(workbook_path)
     except InstanceError as err:
         click.echo(str(err), err=True)
         fail(f"{len(err.problems)} problem(s) in {workbook_path}", EXIT_BAD_INPUT)
-    text = yaml.safe_dump(inst.model_dump(exclude_none=True, exclude_defaults=True), sort_keys=False, allow_unicode=True)
+    data = inst.model_dump(exclude_none=True, exclude_defaults=True)
+    text = json.dumps(data, indent=2) + "\n" if output.lower().endswith(".json") else \
+        yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     write_output(Path(output), text, [workbook_path])
     click.echo(f"{output}: instance {inst.name} from {workbook_path}")
 
@@ -351,6 +358,7 @@ def import_(workbook_path: str, output: str) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The workbook to write (.xlsx).")
 def export(instance: str, output: str) -> None:
     """Write INSTANCE as an Excel workbook in the template `planner import` reads."""
+    needs_file("xlsx", output)
     inst = read_instance(instance)
     write_output(Path(output), workbook.export_workbook(inst), [instance])
     click.echo(f"{output}: workbook of {inst.name}")

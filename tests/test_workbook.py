@@ -143,9 +143,19 @@ def test_solve_xlsx_numbers_formats_and_frozen_headers(tmp_path):
     assert summary["status"] == "optimal" and summary["objective"] == pytest.approx(14315638211.15, rel=1e-9)
 
 
-def test_xlsx_to_stdout_is_refused_before_solving():
-    result = CliRunner().invoke(cli, ["solve", str(COLOSSUS), "--format", "xlsx"])
-    assert result.exit_code == 2 and "--output" in result.output
+@pytest.mark.parametrize("args", [["solve", str(COLOSSUS), "--format", "xlsx"],
+                                  ["solve", str(COLOSSUS), "--format", "xlsx", "-o", "plan.yaml"],
+                                  ["export", str(COLOSSUS), "-o", "fleet.yaml"],
+                                  ["report", str(COLOSSUS), "--xlsx", "plan.json"]])
+def test_a_workbook_needs_a_xlsx_file_and_is_refused_before_solving(tmp_path, args):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "--output FILE.xlsx" in result.output
+
+
+def test_import_writes_json_for_a_json_name(tmp_path):
+    out = tmp_path / "fleet.json"
+    assert CliRunner().invoke(cli, ["import", str(exported(tmp_path)), "-o", str(out)]).exit_code == 0
+    assert load_instance(out).model_dump() == load_instance(COLOSSUS).model_dump()
 
 
 def test_sweep_xlsx_has_the_sweep_sheet(tmp_path):
