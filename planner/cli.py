@@ -142,14 +142,19 @@ def exit_without_plan(instance: str, status: str) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds, for the fresh solve.")
 @click.option("--gap", type=click.FloatRange(min=0), default=1e-6, show_default=True, help="For the fresh solve.")
 @click.option("--duals", is_flag=True, help="Include shadow prices (fresh solve only).")
+@click.option("--metrics", is_flag=True, help="With scenarios: include EVPI and VSS (fresh solve only).")
 def report(instance: str, result: str | None, html_path: str | None, xlsx_path: str | None, solver: str,
-           time_limit: float | None, gap: float, duals: bool) -> None:
+           time_limit: float | None, gap: float, duals: bool, metrics: bool) -> None:
     """Write the shareable report of INSTANCE's plan: RESULT.json when given (verified first), else a fresh solve."""
     if not (html_path or xlsx_path):
         fail("give --html FILE and/or --xlsx FILE", EXIT_BAD_INPUT)
     if xlsx_path:
         needs_file("xlsx", xlsx_path)
     inst = read_instance(instance)
+    if metrics and inst.uncertainty is None:
+        fail(f"{instance}: --metrics needs scenarios (an `uncertainty` section, SPEC section 6)", EXIT_BAD_INPUT)
+    if result and (duals or metrics):
+        fail("--duals and --metrics apply to a fresh solve: solve with them, then report that RESULT", EXIT_BAD_INPUT)
     if result:
         doc = read_json(result, "result")
         violations = check(inst, doc)
@@ -160,7 +165,8 @@ def report(instance: str, result: str | None, html_path: str | None, xlsx_path: 
                  EXIT_NO_PLAN)
     else:
         try:
-            doc = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, duals=duals).to_dict()
+            doc = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, duals=duals,
+                             metrics=metrics).to_dict()
         except VerificationError as err:
             fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}",
                  EXIT_NO_PLAN)

@@ -146,13 +146,17 @@ def test_solved_scenario_report(browser, tmp_path):
 
 
 def test_evaluation_report(browser, tmp_path):
-    out = tmp_path / "evaluate.html"
-    result = CliRunner().invoke(cli, ["evaluate", str(TEACH), "long", "--format", "html", "-o", str(out)])
-    assert result.exit_code == 0, result.output
+    out, doc = tmp_path / "evaluate.html", tmp_path / "evaluate.json"
+    for fmt, path in (("html", out), ("json", doc)):
+        result = CliRunner().invoke(cli, ["evaluate", str(TEACH), "long", "--format", fmt, "-o", str(path)])
+        assert result.exit_code == 0, result.output
+    ev = json.loads(doc.read_text())
     page, errors = open_report(browser, out)
     assert errors == []
     assert_charts_drawn(page)
-    assert page.inner_text("#decision").startswith("Accept long: it is worth ")
-    assert page.locator("#offer").count() == 1 and page.locator("#displaced tbody tr").count() > 0
-    inst = load_instance(TEACH)
-    assert inst.leases[0].name == "long"
+    assert page.inner_text("#decision").startswith(f"Accept long: it is worth {money(ev['value'])} ")
+    shown = dict(page.eval_on_selector_all("#offer tr", "rs => rs.map(r => [r.cells[0].textContent, "
+                                                         "parseFloat(r.cells[1].dataset.value)])"))
+    assert shown["value of the offer"] == ev["value"]
+    assert shown["break-even price (per GPU-hour)"] == ev["break_even_price"]
+    assert page.locator("#displaced tbody tr").count() == len(ev["displaced"]) > 0

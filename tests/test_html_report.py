@@ -131,3 +131,14 @@ def test_evaluate_with_scenarios_shows_each_scenario_and_the_plan_of_the_decisio
         assert f'data-value="{float(s["value"])!r}"' in page
     which = "with" if ev["decision"] == "accept" else "without"
     assert f"The plan {which} the offer" in page
+
+
+def test_report_metrics_need_scenarios_and_a_fresh_solve(tmp_path):
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(cli, ["report", str(TEACH), "--html", str(out), "--metrics"])
+    assert result.exit_code == 2 and "needs scenarios" in result.output
+    source = teaching_with_scenarios(tmp_path)
+    result = CliRunner().invoke(cli, ["report", str(source), "--html", str(out), "--metrics"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert ">evpi<" in page and ">vss<" in page
