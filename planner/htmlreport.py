@@ -79,8 +79,11 @@ def plan_sentence(doc: dict[str, Any], inst: Instance) -> str:
     else:
         parts.append("place no internal training or inference")
     sentence = "; ".join(parts)
-    return (f"{sentence[0].upper()}{sentence[1:]}: net value {money(doc['objective'], inst.currency)} "
-            f"over {inst.T} period{'s' if inst.T != 1 else ''} ({doc['status']}).")
+    periods = f"{inst.T} period{'s' if inst.T != 1 else ''}"
+    scenarios = len(views.scenario_names(doc))
+    value = f"objective F {money(doc['objective'], inst.currency)} over {periods} and {scenarios} scenarios" \
+        if scenarios else f"net value {money(doc['objective'], inst.currency)} over {periods}"
+    return f"{sentence[0].upper()}{sentence[1:]}: {value} ({doc['status']})."
 
 
 def block_gpus(ev: dict[str, Any]) -> int | None:

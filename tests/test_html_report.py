@@ -64,6 +64,7 @@ def test_site_power_matches_the_solver_s():
 
 def test_scenarios_get_their_values_split_and_distribution():
     inst, doc = scenario_result()
+    assert plan_sentence(doc, inst).endswith(": objective F $201.60 over 2 periods and 2 scenarios (optimal).")
     page = render_plan(doc, inst)
     for needle in ('id="scenarios"', 'id="pick-scenario"', 'id="chart-scenarios"', "slump", "long ends at 1 (lessee)"):
         assert needle in page
