@@ -87,8 +87,8 @@ def plan_sentence(doc: dict[str, Any], inst: Instance) -> str:
 
 
 def block_gpus(ev: dict[str, Any]) -> int | None:
-    """The block evaluated (`gpus` in a plain evaluation, `block_gpus` with scenarios)."""
-    return ev.get("gpus", ev.get("block_gpus"))
+    """The block evaluated (`block_gpus`; older results say `gpus`)."""
+    return ev.get("block_gpus", ev.get("gpus"))
 
 
 def offer_sentence(ev: dict[str, Any], inst: Instance) -> str:
@@ -100,7 +100,8 @@ def offer_sentence(ev: dict[str, Any], inst: Instance) -> str:
              else number(ev["break_even_price"], 4))
     block = f" for a block of {block_gpus(ev):,} GPUs" if block_gpus(ev) is not None else ""
     over = " (F, over the scenarios)" if ev.get("scenarios") else ""
-    return (f"{ev['decision'].capitalize()} {ev['offer']}: it is worth {money(ev['value'], inst.currency)} against "
+    verb = "Honour the signed" if ev["decision"] == "signed" else ev["decision"].capitalize()
+    return (f"{verb} {ev['offer']}: it is worth {money(ev['value'], inst.currency)} against "
             f"the best alternative{over}; break-even price {price} {ev['price_unit']}{block}.")
 
 
@@ -195,9 +196,11 @@ def consumers_section(doc: dict[str, Any], inst: Instance) -> str:
     cols: list[Column] = [
         *scenario_column(doc), ("consumer", "consumer", text), ("kind", "kind", text), ("placed", "placed", yes_no),
         ("GPUs (avg)", "gpus", gpus), ("tier", "tier", text), ("value/unit-hour", "value_per_unit_hour", number),
-        ("demand units (avg)", "demand_units", gpus), ("served units (avg)", "served_units", gpus)]
+        ("demand units (avg)", "demand_units", gpus), ("served units (avg)", "served_units", gpus),
+        ("why not placed", "note", text)]
     frame = views.consumers(doc, inst)
-    note = "<p>Units per active period, averaged over the consumer's periods; a training run's demand is its max_units.</p>"
+    note = ("<p>GPUs and units per active period, averaged over the consumer's periods; a training run's demand "
+            "is its max_units and what it serves its compute units.</p>")
     return section("Internal consumers", note + table("consumers", cols, frame.to_dict("records")), "consumers-section")
 
 
@@ -323,7 +326,7 @@ def render_plan(doc: dict[str, Any], inst: Instance) -> str:
 def render_evaluation(ev: dict[str, Any], plan: dict[str, Any], inst: Instance) -> str:
     """The report of `planner evaluate`: the offer's answer first, then the plan the decision leads to."""
     body, figures = plan_body(plan, inst)
-    which = "with" if ev["decision"] == "accept" else "without"
+    which = "without" if ev["decision"] == "reject" else "with"
     body = offer_section(ev, inst) + f"<h2 class=\"plan-title\">The plan {which} the offer</h2>" + body
     return page(inst, offer_sentence(ev, inst), body, plan, figures)
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from planner.evaluate import market_bands, payment_per_period
 from planner.instance import Instance, Lease
+from planner.outcomes import inference_outcomes, training_outcomes
 from planner.results import FEES, TERMS
 from planner.scenarios import cases
 
@@ -121,58 +122,43 @@ def leases(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
                                        "price_per_gpu_hour", "band_low", "band_high", "vs_band", "ends"])
 
 
-def served_by_tier(capacity: float, tiers: list[tuple[float, float]]) -> list[float]:
-    """Capacity split over (units, value) tiers, highest value first; tiers worth <= 0 are never served."""
-    served = [0.0] * len(tiers)
-    for k in sorted(range(len(tiers)), key=lambda k: -tiers[k][1]):
-        units, value = tiers[k]
-        if value > 0:
-            served[k] = min(units, capacity)
-            capacity -= served[k]
-    return served
-
-
-def _consumer_gpus(a: pd.DataFrame, use: str, name: str) -> pd.DataFrame:
-    return a[(a["use"] == use) & (a["consumer"] == name)]
-
-
 def consumers(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:
-    """Each internal consumer (in each scenario): placed or not, GPUs, and units served vs demanded per tier,
-    per active period averaged over its periods."""
+    """Each internal consumer in each scenario, from planner.outcomes: GPUs per period, and compute units
+    (training) or units served vs demanded per tier (inference) per active period, averaged over its periods;
+    a run not placed says what it lacked."""
     a = allocations(doc)
-    frames = [_consumers(a[a["scenario"] == name], own).assign(scenario=name)
-              for name, own in scenario_instances(doc, inst)]
+    frames = [pd.concat([_training(own, a[a["scenario"] == name]), _inference(own, a[a["scenario"] == name])],
+                        ignore_index=True).assign(scenario=name) for name, own in scenario_instances(doc, inst)]
     out = pd.concat(frames, ignore_index=True)
-    return out[["scenario", *out.columns[:-1]]]
+    return out[["scenario", *CONSUMER_COLUMNS]]
 
 
-def _consumers(a: pd.DataFrame, inst: Instance) -> pd.DataFrame:
-    speed = {g.name: (g.train_speed, g.infer_speed) for g in inst.generations}
-    rows = []
-    for run in inst.training:
-        mine = _consumer_gpus(a, "training", run.name)
-        periods = len(inst.window(run))
-        first = mine[mine["period"] == mine["period"].min()] if not mine.empty else mine
-        pace = min((speed[g][0] for g in first["generation"]), default=0.0)
-        units = sum(r.gpus * (speed[r.generation][0] if run.homogeneous else pace) for r in first.itertuples())
-        rows.append({"consumer": run.name, "kind": "training", "placed": not mine.empty,
-                     "gpus": mine["gpus"].sum() / periods, "tier": "-", "value_per_unit_hour": run.value_per_unit_hour,
-                     "demand_units": run.max_units, "served_units": units})
-    for pool in inst.inference:
-        mine = _consumer_gpus(a, "inference", pool.name)
-        window = list(inst.window(pool))
-        capacity = (mine["gpus"] * mine["generation"].map(lambda g: speed[g][1])).groupby(mine["period"]).sum()
-        scale = pool.demand_scale or [1.0] * inst.T
-        served = [served_by_tier(float(capacity.get(t, 0.0)), [(d.units * scale[t], d.value_per_unit_hour)
-                                                                 for d in pool.demand]) for t in window]
-        for k, tier in enumerate(pool.demand):
-            rows.append({"consumer": pool.name, "kind": "inference", "placed": not mine.empty,
-                         "gpus": mine["gpus"].sum() / len(window), "tier": k + 1,
-                         "value_per_unit_hour": tier.value_per_unit_hour,
-                         "demand_units": sum(tier.units * scale[t] for t in window) / len(window),
-                         "served_units": sum(s[k] for s in served) / len(window)})
-    return pd.DataFrame(rows, columns=["consumer", "kind", "placed", "gpus", "tier", "value_per_unit_hour",
-                                       "demand_units", "served_units"])
+CONSUMER_COLUMNS = ["consumer", "kind", "placed", "gpus", "tier", "value_per_unit_hour", "demand_units",
+                    "served_units", "note"]
+
+
+def _training(inst: Instance, a: pd.DataFrame) -> pd.DataFrame:
+    out = training_outcomes(inst, a)
+    return pd.DataFrame({
+        "consumer": out["run"], "kind": "training", "placed": out["placed"], "gpus": out["gpus"], "tier": "-",
+        "value_per_unit_hour": [run.value_per_unit_hour for run in inst.training],
+        "demand_units": [run.max_units for run in inst.training], "served_units": out["units"], "note": out["why"],
+    }, columns=CONSUMER_COLUMNS)
+
+
+def _inference(inst: Instance, a: pd.DataFrame) -> pd.DataFrame:
+    per_tier = inference_outcomes(inst, a).groupby(["pool", "tier"], sort=False).agg(
+        value_per_unit_hour=("value_per_unit_hour", "first"), demand_units=("demand", "mean"),
+        served_units=("served", "mean")).reset_index()
+    serving = a[a["use"] == "inference"]
+    gpus = {pool.name: serving.loc[serving["consumer"] == pool.name, "gpus"].sum() / len(inst.window(pool))
+            for pool in inst.inference}
+    return pd.DataFrame({
+        "consumer": per_tier["pool"], "kind": "inference", "placed": per_tier["pool"].map(gpus) > 0,
+        "gpus": per_tier["pool"].map(gpus), "tier": per_tier["tier"] + 1,
+        "value_per_unit_hour": per_tier["value_per_unit_hour"], "demand_units": per_tier["demand_units"],
+        "served_units": per_tier["served_units"], "note": None,
+    }, columns=CONSUMER_COLUMNS)
 
 
 def split_by_scenario(doc: dict[str, Any], inst: Instance) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from planner import views
 from planner.api import solve
 from planner.cli import cli
 from planner.evaluate import market_bands
-from planner.htmlreport import plan_sentence, render_plan
+from planner.htmlreport import offer_sentence, plan_sentence, render_plan
 from planner.instance import load_instance
 
 
@@ -27,11 +27,6 @@ def test_sentence_names_accepted_and_rejected_leases_and_the_value():
     inst, doc = solved(TEACH)
     assert plan_sentence(doc, inst) == \
         "Accept long (32 GPUs); reject short; run chat internally: net value $288.00 over 2 periods (optimal)."
-
-
-def test_served_by_tier_fills_the_most_valuable_first_and_never_a_worthless_tier():
-    assert views.served_by_tier(12, [(10, 1.0), (5, 3.0), (5, -1.0)]) == [7, 5, 0]
-    assert views.served_by_tier(3, [(10, 1.0), (5, 3.0)]) == [0, 3]
 
 
 def test_consumers_of_the_teaching_instance_match_its_hand_optimum():
@@ -143,3 +138,17 @@ def test_report_metrics_need_scenarios_and_a_fresh_solve(tmp_path):
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert ">evpi<" in page and ">vss<" in page
+
+
+def test_a_run_not_placed_says_what_it_lacked():
+    inst, doc = solved(COLOSSUS)
+    frontier = views.consumers(doc, inst).set_index("consumer").loc["grok-frontier"]
+    assert not frontier["placed"] and frontier["served_units"] == 0 and "worth less than the alternatives" in frontier["note"]
+
+
+def test_a_signed_offer_is_honoured_in_the_sentence():
+    inst = load_instance(TEACH)
+    ev = {"offer": "long", "decision": "signed", "value": -5.0, "break_even_price": 1.6, "price_unit": "per GPU-hour",
+          "block_gpus": 32}
+    assert offer_sentence(ev, inst) == ("Honour the signed long: it is worth -$5.00 against the best alternative; "
+                                        "break-even price 1.6000 per GPU-hour for a block of 32 GPUs.")
