@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,6 +24,9 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from planner import ranges
+from planner.ranges import Range, excerpt
 
 
 class InstanceError(Exception):
@@ -58,11 +63,17 @@ def _no_bool(value: Any) -> Any:
 
 
 Num = Annotated[float, BeforeValidator(_number), BeforeValidator(_no_bool)]
-NonNeg = Annotated[float, Field(ge=0), BeforeValidator(_number), BeforeValidator(_no_bool)]
 Positive = Annotated[float, Field(gt=0), BeforeValidator(_number), BeforeValidator(_no_bool)]
-Int = Annotated[int, BeforeValidator(_whole_number), BeforeValidator(_no_bool)]
-NonNegInt = Annotated[int, Field(ge=0), BeforeValidator(_whole_number), BeforeValidator(_no_bool)]
-PosInt = Annotated[int, Field(ge=1), BeforeValidator(_whole_number), BeforeValidator(_no_bool)]
+
+
+def In(r: Range) -> Any:
+    """A number in its supported range (planner.ranges)."""
+    return Annotated[float, AfterValidator(r.check), BeforeValidator(_number), BeforeValidator(_no_bool)]
+
+
+def WholeIn(r: Range) -> Any:
+    """A whole number in its supported range (planner.ranges)."""
+    return Annotated[int, AfterValidator(r.check), BeforeValidator(_whole_number), BeforeValidator(_no_bool)]
 
 
 class Spec(BaseModel):
@@ -72,38 +83,38 @@ class Spec(BaseModel):
 
 
 class Horizon(Spec):
-    periods: PosInt = 1
-    period_hours: Positive = 730.0
-    discount_rate: NonNeg = 0.0
+    periods: WholeIn(ranges.PERIODS) = 1
+    period_hours: In(ranges.PERIOD_HOURS) = 730.0
+    discount_rate: In(ranges.DISCOUNT_RATE) = 0.0
 
 
 class Generation(Spec):
     name: str
-    power_kw: NonNeg
-    node_size: PosInt = 8
-    train_speed: NonNeg
-    infer_speed: NonNeg
-    memory_gb: NonNeg | None = None
-    capex_per_gpu: NonNeg | None = None
-    depreciation_years: Positive | None = None
+    power_kw: In(ranges.POWER_KW)
+    node_size: WholeIn(ranges.NODE_SIZE) = 8
+    train_speed: In(ranges.SPEED)
+    infer_speed: In(ranges.SPEED)
+    memory_gb: In(ranges.MEMORY_GB) | None = None
+    capex_per_gpu: In(ranges.CAPEX) | None = None
+    depreciation_years: In(ranges.DEPRECIATION_YEARS) | None = None
 
 
 class Delivery(Spec):
-    period: NonNegInt
+    period: WholeIn(ranges.PERIOD_INDEX)
     generation: str
-    gpus: Int
+    gpus: WholeIn(ranges.DELIVERY_GPUS)
 
 
 class Site(Spec):
     name: str
-    power_mw: NonNeg
-    pue: Num = Field(default=1.0, ge=1.0)
-    energy_price_per_mwh: NonNeg = 0.0
-    inventory: dict[str, NonNegInt] = Field(default_factory=dict)
+    power_mw: In(ranges.POWER_MW)
+    pue: In(ranges.PUE) = 1.0
+    energy_price_per_mwh: In(ranges.PRICE) = 0.0
+    inventory: dict[str, WholeIn(ranges.GPUS)] = Field(default_factory=dict)
     deliveries: list[Delivery] = Field(default_factory=list)
 
 
-Periods = Annotated[list[NonNegInt], Field(min_length=2, max_length=2)]
+Periods = Annotated[list[WholeIn(ranges.PERIOD_INDEX)], Field(min_length=2, max_length=2)]
 
 
 class Scoped(Spec):
@@ -116,39 +127,39 @@ class Scoped(Spec):
 
 
 class TrainingRun(Scoped):
-    value_per_unit_hour: NonNeg
-    min_units: NonNeg = 0.0
-    max_units: NonNeg | None = None
+    value_per_unit_hour: In(ranges.PRICE)
+    min_units: In(ranges.UNITS) = 0.0
+    max_units: In(ranges.UNITS) | None = None
     required: bool = False
     homogeneous: bool = True
     single_site: bool = True
 
 
 class Tier(Spec):
-    units: NonNeg
-    value_per_unit_hour: Num
+    units: In(ranges.UNITS)
+    value_per_unit_hour: In(ranges.TIER_VALUE)
 
 
 class InferencePool(Scoped):
     demand: list[Tier]
-    min_units: NonNeg = 0.0
-    demand_scale: list[NonNeg] | None = None
+    min_units: In(ranges.UNITS) = 0.0
+    demand_scale: list[In(ranges.DEMAND_SCALE)] | None = None
 
 
 class Termination(Spec):
     """The operator's right to end a lease early (SPEC section 6)."""
 
-    notice_periods: NonNegInt = 0
-    earliest_period: NonNegInt | None = None  # default: the term's start + 1
-    fee: NonNeg = 0.0
+    notice_periods: WholeIn(ranges.PERIOD_INDEX) = 0
+    earliest_period: WholeIn(ranges.PERIOD_INDEX) | None = None  # default: the term's start + 1
+    fee: In(ranges.FEE) = 0.0
 
 
 class Lease(Scoped):
     lessee: str | None = None
-    price_per_gpu_hour: NonNeg | dict[str, NonNeg] | None = None
-    payment_per_period: NonNeg | None = None
-    min_gpus: NonNegInt = 0
-    max_gpus: NonNegInt | None = None
+    price_per_gpu_hour: In(ranges.PRICE) | dict[str, In(ranges.PRICE)] | None = None
+    payment_per_period: In(ranges.PAYMENT) | None = None
+    min_gpus: WholeIn(ranges.LEASE_GPUS) = 0
+    max_gpus: WholeIn(ranges.LEASE_GPUS) | None = None
     all_or_nothing: bool = False
     whole_sites: bool = False
     group: str | None = None
@@ -163,12 +174,12 @@ class Scenario(Spec):
     name: str
     probability: Positive
     set: dict[str, Any] = Field(default_factory=dict)
-    lessee_exits: dict[str, NonNegInt] = Field(default_factory=dict)
+    lessee_exits: dict[str, WholeIn(ranges.PERIOD_INDEX)] = Field(default_factory=dict)
 
 
 class Uncertainty(Spec):
     scenarios: list[Scenario] = Field(min_length=1)
-    reveal_period: NonNegInt = 0
+    reveal_period: WholeIn(ranges.PERIOD_INDEX) = 0
     cvar_alpha: Num = Field(default=0.9, ge=0.0, lt=1.0)
     risk_weight: Num = Field(default=0.0, ge=0.0, le=1.0)
 
@@ -297,21 +308,21 @@ def _check_names(inst: Instance) -> list[tuple[str, str]]:
         counts = Counter(item.name for item in getattr(inst, section))
         for i, item in enumerate(getattr(inst, section)):
             if counts[item.name] > 1:
-                problems.append((f"{section}[{i}].name", f"duplicate name {item.name!r}"))
+                problems.append((f"{section}[{i}].name", f"duplicate name {excerpt(item.name)}"))
 
     def known(path: str, names: list[str] | None, universe: set[str], what: str) -> None:
         for j, n in enumerate(names or []):
             if n not in universe:
-                problems.append((f"{path}[{j}]", f"unknown {what} {n!r} (known: {', '.join(sorted(universe))})"))
+                problems.append((f"{path}[{j}]", f"unknown {what} {excerpt(n)} (known: {', '.join(_key(u) for u in sorted(universe))})"))
 
     for i, site in enumerate(inst.sites):
         for gen in site.inventory:
             if gen not in gens:
-                problems.append((f"sites[{i}].inventory.{gen}", f"unknown generation {gen!r}"))
+                problems.append((f"sites[{i}].inventory.{_key(gen)}", f"unknown generation {excerpt(gen)}"))
         for j, d in enumerate(site.deliveries):
             path = f"sites[{i}].deliveries[{j}]"
             if d.generation not in gens:
-                problems.append((f"{path}.generation", f"unknown generation {d.generation!r}"))
+                problems.append((f"{path}.generation", f"unknown generation {excerpt(d.generation)}"))
             if d.period >= T:
                 problems.append((f"{path}.period", f"period {d.period} is outside the horizon 0..{T - 1}"))
         if not any(p[0].startswith(f"sites[{i}]") for p in problems):
@@ -322,9 +333,12 @@ def _check_names(inst: Instance) -> list[tuple[str, str]]:
                 if total[d.generation] < 0:
                     problems.append((
                         f"sites[{i}].deliveries",
-                        f"retirements take {d.generation} at site {site.name!r} below zero GPUs in period {d.period}",
+                        f"retirements take {d.generation} at site {excerpt(site.name)} below zero GPUs in period {d.period}",
                     ))
                     break
+            if max(total.values(), default=0) > ranges.GPUS.hi:
+                problems.append((f"sites[{i}].deliveries", f"deliveries take a generation above {ranges.number(ranges.GPUS.hi)} GPUs "
+                                 f"at site {excerpt(site.name)}, outside the supported range {ranges.GPUS}"))
 
     for section in ("training", "inference", "leases"):
         for i, c in enumerate(getattr(inst, section)):
@@ -354,7 +368,7 @@ def _check_names(inst: Instance) -> list[tuple[str, str]]:
         if isinstance(lease.price_per_gpu_hour, dict):
             for gen in lease.price_per_gpu_hour:
                 if gen not in gens:
-                    problems.append((f"{path}.price_per_gpu_hour.{gen}", f"unknown generation {gen!r}"))
+                    problems.append((f"{path}.price_per_gpu_hour.{_key(gen)}", f"unknown generation {excerpt(gen)}"))
         if lease.all_or_nothing and lease.max_gpus is None:
             problems.append((f"{path}.max_gpus", "all_or_nothing needs max_gpus"))
         if lease.max_gpus is not None and lease.max_gpus < lease.min_gpus:
@@ -365,13 +379,29 @@ def _check_names(inst: Instance) -> list[tuple[str, str]]:
                 problems.append((f"{path}.termination.earliest_period",
                                  f"{lease.termination.earliest_period} is outside the term: an end must be in "
                                  f"{start + 1}..{end - 1} (the term is [{start}, {end}))"))
+        if fixed:
+            problems += [(f"{path}.{field}", f"a fixed-payment lease with {why} can hold no GPU: "
+                          f"a payment is never earned for nothing") for field, why in _empty_block(lease)]
     return problems
+
+
+def _empty_block(lease: Lease) -> list[tuple[str, str]]:
+    """The fields that leave a lease no GPU to hold (SPEC 2, Precise readings)."""
+    found = [(field, f"{field}: []") for field in ("sites", "generations") if getattr(lease, field) == []]
+    if lease.max_gpus == 0:
+        found.append(("max_gpus", "max_gpus: 0"))
+    return found
+
+
+def _key(name: str) -> str:
+    """A mapping key in a field path, cut short like any quoted value."""
+    return name if len(name) <= ranges.EXCERPT else excerpt(name)
 
 
 def _path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_key(str(part))}" if out else str(part))
     return out
 
 
@@ -383,8 +413,8 @@ def _pydantic_problems(err: ValidationError) -> list[tuple[str, str]]:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
-        elif "input" in e and e["type"] not in ("missing",):
-            msg = f"{msg} (got {e['input']!r})"
+        elif "input" in e and e["type"] not in ("missing", "value_error"):  # a range error quotes it already
+            msg = f"{msg} (got {excerpt(e['input'])})"
         problems.append((_path(loc), msg))
     # A scalar-or-mapping union reports one error per branch: keep the most specific one.
     seen: dict[str, str] = {}
@@ -436,6 +466,15 @@ def _unique_json_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 
 def decode(text: str, source: str) -> Any:
+    """Decode YAML or JSON text; nesting too deep for the parsers is bad input, not a crash."""
+    try:
+        return _decode(text, source)
+    except RecursionError:
+        raise InstanceError(source, [("", "malformed: nested deeper than the parser's limit "
+                                          f"({sys.getrecursionlimit()} levels)")]) from None
+
+
+def _decode(text: str, source: str) -> Any:
     """Decode YAML or JSON text (JSON is YAML, but its own parser gives better messages)."""
     if source.endswith(".json"):
         try:
