@@ -17,10 +17,19 @@ from functools import cached_property
 import numpy as np
 
 from planner.instance import InferencePool, Instance, Lease, Scoped, TrainingRun
+from planner.ranges import excerpt
+from planner.solvers import HEURISTICS, SOLVERS
 
 STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "no_solution")
 WITH_SOLUTION = ("optimal", "feasible")
 USES = ("training", "inference", "lease", "idle")
+TERMS = ("lease_revenue", "training_value", "inference_value", "energy_cost")
+SOLVER_NAMES = (*SOLVERS, *HEURISTICS)
+# The only continuous quantities in a plan are served units, re-solved by HiGHS's LP ("polish"), whose
+# primal feasibility tolerance is 1e-7: each may be off by that much of a unit. Everything else is whole
+# nodes, recomputed exactly up to floating-point rounding (FLOAT_TOL, relative to the money involved).
+SERVED_UNIT_TOL = 1e-7
+FLOAT_TOL = 1e-12
 
 
 @dataclass
@@ -80,7 +89,7 @@ class _Plan:
     def entries(self) -> dict[str, dict]:
         """The result's leases list by name (first entry of each name)."""
         out: dict[str, dict] = {}
-        for entry in self.result.get("leases") or []:
+        for entry in _list(self.result.get("leases")):
             if isinstance(entry, dict):
                 out.setdefault(entry.get("name"), entry)
         return out
@@ -103,14 +112,29 @@ class _Plan:
 
     @cached_property
     def money_tol(self) -> float:
-        """rel_tol relative to max(1, |objective|, sum of |recomputed terms|)."""
+        """How far a reported amount may be from its recomputation: SERVED_UNIT_TOL of a serving unit at
+        the best tier value in every active period of every pool, plus FLOAT_TOL of the money involved."""
         objective = self.result.get("objective")
-        size = abs(objective) if _is_number(objective) else 0.0
-        return self.rel_tol * max(1.0, size, sum(abs(v) for v in self.terms.values()))
+        size = max(1.0, abs(objective) if _is_number(objective) else 0.0, sum(abs(v) for v in self.terms.values()))
+        served = sum(served_unit_worth(self, pool) for pool in self.inst.inference)
+        return SERVED_UNIT_TOL * served + FLOAT_TOL * size
 
 
 def _is_number(x: object) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _is_count(x: object) -> bool:
+    """A whole number >= 0 (JSON may write 3 as 3.0)."""
+    return _is_number(x) and x >= 0 and float(x).is_integer()
+
+
+def _list(x: object) -> list:
+    return x if isinstance(x, list) else []
+
+
+def _mapping(x: object) -> dict:
+    return x if isinstance(x, dict) else {}
 
 
 def _known(name: object, items: list) -> bool:
@@ -200,7 +224,7 @@ def read_rows(inst: Instance, result: dict) -> tuple[list[Violation], dict, np.n
     alloc = {(use, c.name): np.zeros(shape) for use, c in _consumers(inst)}
     idle = None
     problems: list[Violation] = []
-    for i, row in enumerate(result.get("allocations") or []):
+    for i, row in enumerate(_list(result.get("allocations"))):
         found = row_problems(inst, i, row)
         problems += found
         if any(v.rule != "row.gpus" for v in found) or not _is_number(row.get("gpus")):
@@ -263,6 +287,12 @@ def inference_value(p: _Plan, pool: InferencePool) -> float:
     return float(p.weights @ per_hour) * p.H
 
 
+def served_unit_worth(p: _Plan, pool: InferencePool) -> float:
+    """The money one serving unit in each of the pool's periods can be worth: sum of w_t * H * best tier value."""
+    best = max((tier.value_per_unit_hour for tier in pool.demand), default=0.0)
+    return float(p.weights @ window_mask(pool, p.T)) * p.H * max(best, 0.0)
+
+
 def lease_block(p: _Plan, lease: Lease) -> np.ndarray:
     """GPUs the lease holds in each period."""
     return p.alloc["lease", lease.name].sum(axis=(0, 1))
@@ -296,13 +326,71 @@ def _where(p: _Plan, g: int | None, s: int, t: int) -> str:
     return f"site {p.sites[s]} period {t}" + ("" if g is None else f" generation {p.gens[g]}")
 
 
+# ----- the document's shape (shared with planner.diff) ------------------------------------
+
+
+def document_problems(doc: object) -> list[str]:
+    """The reported fields' types and ranges: what makes a document not a section-5 result."""
+    if not isinstance(doc, dict):
+        return [f"expected a result document (a mapping), got {type(doc).__name__}"]
+    out = []
+    if doc.get("status") not in STATUSES:
+        out.append(f"status {excerpt(doc.get('status'))} is not one of {', '.join(STATUSES)}")
+    if not isinstance(doc.get("instance"), str):
+        out.append(f"instance {excerpt(doc.get('instance'))} is not a name")
+    solved = doc.get("status") in WITH_SOLUTION
+    for key, wanted, ok in [
+        ("objective", "a number", _is_number(doc.get("objective")) or (not solved and doc.get("objective") is None)),
+        ("best_bound", "a number or null", doc.get("best_bound") is None or _is_number(doc.get("best_bound"))),
+        ("mip_gap", "a number >= 0 or null", doc.get("mip_gap") is None or
+         (_is_number(doc.get("mip_gap")) and doc["mip_gap"] >= 0)),
+        ("solve_seconds", "a number >= 0", _is_number(doc.get("solve_seconds")) and doc["solve_seconds"] >= 0),
+        ("breakdown", f"a mapping of {', '.join(TERMS)} to numbers", isinstance(doc.get("breakdown"), dict) and
+         all(_is_number(doc["breakdown"].get(t)) for t in TERMS)),
+        ("allocations", "a list", isinstance(doc.get("allocations"), list)),
+        ("leases", "a list", isinstance(doc.get("leases"), list)),
+        ("warnings", "a list of strings", isinstance(doc.get("warnings"), list) and
+         all(isinstance(w, str) for w in doc["warnings"])),
+    ]:
+        if not ok:
+            out.append(f"{key}: expected {wanted}, got {excerpt(doc.get(key))}")
+    return out
+
+
+def entry_problems(doc: dict) -> list[str]:
+    """Allocation rows and lease entries that are not mappings of the SPEC's keys and types."""
+    out = []
+    for i, row in enumerate(_list(doc.get("allocations"))):
+        row = _mapping(row)
+        for key, ok in [("period", _is_count(row.get("period"))), ("gpus", _is_count(row.get("gpus"))),
+                        ("use", row.get("use") in USES), ("consumer", row.get("consumer") is None or
+                                                           isinstance(row.get("consumer"), str)),
+                        *((key, isinstance(row.get(key), str)) for key in ("site", "generation"))]:
+            if not ok:
+                out.append(f"allocations[{i}].{key}: unexpected {excerpt(row.get(key))}")
+    for i, entry in enumerate(_list(doc.get("leases"))):
+        entry = _mapping(entry)
+        for key, ok in [("name", isinstance(entry.get("name"), str)), ("accepted", isinstance(entry.get("accepted"), bool)),
+                        ("gpus", _is_count(entry.get("gpus"))), ("revenue", _is_number(entry.get("revenue")))]:
+            if not ok:
+                out.append(f"leases[{i}].{key}: unexpected {excerpt(entry.get(key))}")
+    return out
+
+
 # ----- the rules ------------------------------------------------------------------------
 
 
-def status(result: dict) -> Iterator[Violation]:
-    """The status is one of the SPEC's."""
-    if result.get("status") not in STATUSES:
-        yield Violation("status", f"status {result.get('status')!r} is not one of {', '.join(STATUSES)}")
+def fields(result: dict, inst: Instance) -> Iterator[Violation]:
+    """The reported fields have the SPEC's types and ranges, name this instance and a known solver."""
+    for problem in document_problems(result):
+        yield Violation("result.field", problem)
+    if not isinstance(result, dict):
+        return
+    if result.get("instance") != inst.name:
+        yield Violation("result.instance", f"the result is for instance {excerpt(result.get('instance'))}, "
+                                           f"not {excerpt(inst.name)}")
+    if result.get("solver") not in SOLVER_NAMES:
+        yield Violation("result.solver", f"solver {excerpt(result.get('solver'))} is not one of {', '.join(SOLVER_NAMES)}")
 
 
 def inventory(p: _Plan) -> Iterator[Violation]:
@@ -516,7 +604,7 @@ def lease_signed(p: _Plan) -> Iterator[Violation]:
 
 def lease_report(p: _Plan) -> Iterator[Violation]:
     """The leases list names each lease once, with a boolean accepted and gpus = block size per period."""
-    reported = Counter(e.get("name") if isinstance(e, dict) else None for e in p.result.get("leases") or [])
+    reported = Counter(e.get("name") if isinstance(e, dict) else None for e in _list(p.result.get("leases")))
     known = {x.name for x in p.inst.leases}
     for name, n in reported.items():
         if name not in known:
@@ -540,7 +628,7 @@ def lease_revenue_report(p: _Plan) -> Iterator[Violation]:
     """Each reported lease revenue equals the discounted total over its term."""
     entries, tol = p.entries, p.money_tol
     for lease in p.inst.leases:
-        reported = entries.get(lease.name, {}).get("revenue")
+        reported = _mapping(entries.get(lease.name)).get("revenue")
         if lease.name in entries and not (_is_number(reported) and abs(reported - lease_revenue(p, lease)) <= tol):
             yield Violation(
                 "lease.revenue",
@@ -550,7 +638,7 @@ def lease_revenue_report(p: _Plan) -> Iterator[Violation]:
 
 def breakdown(p: _Plan) -> Iterator[Violation]:
     """Each breakdown term equals its recomputed discounted total."""
-    reported, tol = p.result.get("breakdown") or {}, p.money_tol
+    reported, tol = _mapping(p.result.get("breakdown")), p.money_tol
     for term, value in p.terms.items():
         got = reported.get(term)
         if not (_is_number(got) and abs(got - value) <= tol):
@@ -629,13 +717,18 @@ def evaluate(instance: Instance, result: dict) -> dict:
 
 def check(instance: Instance, result: dict, rel_tol: float = 1e-6) -> list[Violation]:
     """Every SPEC rule checked from the result's allocation rows; empty list = verified."""
-    found = list(status(result))
-    if found or result["status"] not in WITH_SOLUTION:
+    found = list(fields(result, instance))
+    if not isinstance(result, dict) or result.get("status") not in WITH_SOLUTION:
         return found
     if instance.uncertainty is not None or any(lease.termination is not None for lease in instance.leases):
-        from planner.verify_scenarios import check_scenarios  # it checks each scenario with check()
+        from planner.verify_scenarios import check_scenarios  # it checks each scenario with check_rules()
 
-        return check_scenarios(instance, result, rel_tol)
+        return found + check_scenarios(instance, result, rel_tol)
+    return found + check_rules(instance, result, rel_tol)
+
+
+def check_rules(instance: Instance, result: dict, rel_tol: float = 1e-6) -> list[Violation]:
+    """The SPEC's rules recomputed from a solved result's rows (its reported fields are check()'s job)."""
     found, plan = _build_plan(instance, result, rel_tol)
     for rule in RULES:
         found += rule(plan)

@@ -60,7 +60,7 @@ def check_scenarios(inst: Instance, result: dict, rel_tol: float = 1e-6) -> list
         objective = entry.get("objective")
         sub["breakdown"] = {t: reported.get(t) for t in TERMS}
         sub["objective"] = objective + fees if plain._is_number(objective) else objective
-        found += [Violation(v.rule, f"scenario {case.name}: {v.message}") for v in plain.check(cut, sub, rel_tol)]
+        found += [Violation(v.rule, f"scenario {case.name}: {v.message}") for v in plain.check_rules(cut, sub, rel_tol)]
         if not (plain._is_number(reported.get(FEES)) and abs(reported[FEES] - fees) <= rel_tol * max(1.0, fees)):
             found.append(Violation("termination.fees", f"scenario {case.name}: termination_fees {reported.get(FEES)!r}, "
                                                        f"recomputed {fees:.6f}"))

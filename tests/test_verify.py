@@ -71,7 +71,7 @@ VALID = {
     "objective": 24204.528,
     "best_bound": 24204.528,
     "mip_gap": 0.0,
-    "solver": "hand",
+    "solver": "highs",
     "solve_seconds": 0.0,
     "breakdown": {"lease_revenue": 258.192, "training_value": 27331.2, "inference_value": 294.336,
                   "energy_cost": 3679.2},
@@ -162,7 +162,14 @@ def broken(edit):
 
 
 BREAKS = {
-    "status": top("status", "solved"),
+    "result.field/status": ("result.field", top("status", "solved")),
+    "result.field/mip_gap": ("result.field", top("mip_gap", -1)),
+    "result.field/warnings": ("result.field", top("warnings", 5)),
+    "result.field/objective": ("result.field", top("objective", "24204.528")),
+    "result.field/allocations": ("result.field", top("allocations", 5)),
+    "result.field/breakdown": ("result.field", top("breakdown", [1, 2])),
+    "result.instance": top("instance", "another-fleet"),
+    "result.solver": top("solver", "gurobi"),
     "best_bound": top("best_bound", lambda r: r["objective"] - 100),
     "row.name/site": ("row.name", add((0, "s9", "A", "training", "big", 4))),
     "row.name/generation": ("row.name", add((0, "s1", "Z", "training", "big", 4))),
@@ -239,13 +246,26 @@ def test_idle_and_zero_rows_are_optional_and_duplicate_rows_add_up():
 
 
 def test_within_tolerance_and_without_bound_passes():
-    nudged = broken(both(top("objective", lambda r: r["objective"] + 1e-3), top("best_bound", None)))
+    nudged = broken(both(top("objective", lambda r: r["objective"] + 1e-9), top("best_bound", None)))
     assert check(INSTANCE, nudged) == []
+
+
+def test_an_objective_off_by_1e_8_relative_fails():
+    """Only served units are continuous (off by at most HiGHS's 1e-7 of a unit); the rest is exact."""
+    nudged = broken(both(top("objective", lambda r: r["objective"] * (1 + 1e-8)), top("best_bound", None)))
+    assert rules(nudged) == {"objective"}
 
 
 @pytest.mark.parametrize("status", ["infeasible", "unbounded", "no_solution"])
 def test_results_without_a_solution_are_not_checked(status):
-    assert check(INSTANCE, {"status": status, "allocations": [], "leases": []}) == []
+    unsolved = broken(lambda r: r.update(status=status, objective=None, best_bound=None, mip_gap=None,
+                                         allocations=[], leases=[]))
+    assert check(INSTANCE, unsolved) == []
+
+
+@pytest.mark.parametrize("doc", [5, [], "optimal", None])
+def test_a_document_that_is_not_a_mapping_is_a_violation(doc):
+    assert rules(doc) == {"result.field"}
 
 
 def test_verify_raises_with_the_violations():
