@@ -15,6 +15,7 @@ from planner.greedy import GreedyError, greedy_report
 from planner.instance import Instance, load_instance
 from planner.model import PlanModel, build_model
 from planner.model.linear import LinearModel
+from planner.options import check_solve_options
 from planner.relax_and_fix import relax_and_fix
 from planner.metrics import value_of_information
 from planner.model.stochastic import build_stochastic
@@ -103,6 +104,7 @@ def solve(
     An instance with `uncertainty` (SPEC section 6) is solved as its extensive form; `metrics` adds
     EVPI and VSS (one more solve per scenario).
     """
+    check_solve_options(time_limit, gap, threads)
     inst = instance if isinstance(instance, Instance) else load_instance(instance)
     if inst.uncertainty is not None:
         return solve_scenarios(inst, solver, SolveOptions(time_limit=time_limit, gap=gap, threads=threads,

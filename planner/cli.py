@@ -20,10 +20,12 @@ from planner import workbook
 from planner.diff import diff_results, diff_sections
 from planner.evaluate import OfferError, OfferEvaluation, evaluate_offer, requested_block
 from planner.evaluate_scenarios import ScenarioEvaluation, evaluate_under_uncertainty, forced, removed
-from planner.files import write_atomic
+from planner.files import is_stream, write_output as write_file
 from planner.htmlreport import render_evaluation, render_plan
 from planner.explain import explain as explain_plan
 from planner.instance import Instance, InstanceError, Lease, decode, load_instance, parse_instance
+from planner.options import check_gap, check_threads, check_time_limit
+from planner.ranges import excerpt
 from planner.report import evaluation_sections, money, render, render_document
 from planner.results import PlanResult
 from planner.scenario_report import evaluation_sections as scenario_evaluation_sections
@@ -33,6 +35,23 @@ from planner.verify import VerificationError, check
 EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
 SOLVER_NAMES = [*SOLVERS, *ALIASES]
 SOLVE_NAMES = [*SOLVERS, *HEURISTICS, *ALIASES]  # `solve` also runs the greedy baseline on its own
+
+
+class Checked(click.ParamType):
+    """A number checked by one of planner.options' checkers: what the API refuses, the CLI refuses (exit 2)."""
+
+    def __init__(self, checker, kind: type = float):
+        self.checker, self.kind, self.name = checker, kind, kind.__name__
+
+    def convert(self, value, param, ctx):
+        try:
+            number = self.kind(value)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{excerpt(value)} is not a valid {self.name}", param, ctx)
+        try:
+            return self.checker(number)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
 
 
 def fail(message: str, code: int) -> None:
@@ -49,24 +68,74 @@ def read_instance(path: str) -> Instance:
         sys.exit(EXIT_BAD_INPUT)
 
 
-def write_output(path: Path, content: str | bytes, protected: list[str]) -> None:
-    """Write atomically, never over an input file; unwritable paths are usage errors."""
+def output_problem(path: Path, protected: list[str]) -> str | None:
+    """Why an output path cannot be written, or None: checked before any solve, so no work is lost."""
+    if is_stream(path):
+        return None
     target = path.resolve()
     if any(target == Path(p).resolve() for p in protected):
-        fail(f"{path}: refusing to overwrite an input file", EXIT_BAD_INPUT)
+        return "refusing to overwrite an input file"
     if target.is_dir():
-        fail(f"{path}: is a directory", EXIT_BAD_INPUT)
+        return "is a directory"
+    if not target.parent.is_dir():
+        return f"cannot write: no folder {target.parent}"
+    return None
+
+
+def check_outputs(paths: list[Path], protected: list[str]) -> None:
+    """Refuse (exit 2) the first output path that cannot be written."""
+    for path in paths:
+        problem = output_problem(path, protected)
+        if problem:
+            fail(f"{path}: {problem}", EXIT_BAD_INPUT)
+
+
+def write_output(path: Path, content: str | bytes, protected: list[str]) -> None:
+    """Write a regular file atomically, a device or pipe in place, never over an input file."""
+    check_outputs([path], protected)
     try:
-        write_atomic(target, content)
+        write_file(path, content)
     except OSError as err:
-        fail(f"{path}: cannot write: {err.strerror}", EXIT_BAD_INPUT)
+        fail(f"{path}: cannot write: {err.strerror or err}", EXIT_BAD_INPUT)
+
+
+def say(text: str) -> None:
+    """Data to stdout; a failed write (full disk, file size limit) is an error, never a truncated document."""
+    try:
+        write_all(text.encode("utf-8"))
+    except OSError as err:
+        _drop_stdout()
+        fail(f"cannot write to stdout: {err.strerror or err}", EXIT_BAD_INPUT)
+
+
+def write_all(data: bytes) -> None:
+    """os.write on fd 1 until every byte is out: a short write (file size limit) must not pass as success,
+    as it does through Python's buffered stdout."""
+    stdout = sys.stdout
+    try:
+        fd = stdout.fileno()
+    except (OSError, ValueError):  # an in-memory stdout (tests): no file descriptor to check
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    stdout.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _drop_stdout() -> None:
+    """Point fd 1 at /dev/null, so the interpreter's last flush of the unwritable stdout cannot fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (tests capture stdout in memory)
+        pass
 
 
 def emit(text: str | bytes, output: str | None, protected: list[str]) -> None:
     if output:
         write_output(Path(output), text, protected)
     else:
-        click.echo(text, nl=False)
+        say(text)
 
 
 def needs_file(fmt: str, output: str | None) -> None:
@@ -92,9 +161,9 @@ def cli() -> None:
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.option("--solver", type=click.Choice(SOLVE_NAMES, case_sensitive=False), default="highs", show_default=True,
               help="MILP backend, or `greedy` for the spreadsheet baseline alone (feasible, no bound).")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds; the best plan so far is returned as `feasible`.")
-@click.option("--gap", type=click.FloatRange(min=0), default=1e-6, show_default=True, help="Relative MIP gap that counts as optimal.")
-@click.option("--threads", type=click.IntRange(min=1), help="Solver threads (default: the solver's choice).")
+@click.option("--time-limit", type=Checked(check_time_limit), help="Seconds; the best plan so far is returned as `feasible`.")
+@click.option("--gap", type=Checked(check_gap), default=1e-6, show_default=True, help="Relative MIP gap that counts as optimal.")
+@click.option("--threads", type=Checked(check_threads, int), help="Solver threads (default: the solver's choice).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown", "html", "xlsx"]), default="table",
               show_default=True, help="html: a self-contained report; xlsx: a workbook (needs --output).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
@@ -113,6 +182,7 @@ def solve(instance: str, solver: str, time_limit: float | None, gap: float, thre
     if (duals or solver.lower() in HEURISTICS) and inst.uncertainty is not None:
         fail(f"{instance}: {'--duals' if duals else '--solver ' + solver} is not available for an instance with "
              f"scenarios (SPEC section 6)", EXIT_BAD_INPUT)
+    check_outputs([Path(output)] if output else [], [instance])
     try:
         result = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, threads=threads, verbose=verbose,
                             duals=duals, progress=sys.stderr.isatty() if progress is None else progress,
@@ -184,7 +254,7 @@ def report(instance: str, result: str | None, html_path: str | None, xlsx_path: 
 def explain(instance: str, solver: str) -> None:
     """Say which requirements of an infeasible INSTANCE cannot be met together, and what capacity is short."""
     diagnosis = explain_plan(read_instance(instance), solver=solver)
-    click.echo("\n".join(diagnosis.lines()))
+    say("\n".join(diagnosis.lines()) + "\n")
     if not diagnosis.feasible:
         sys.exit(EXIT_NO_PLAN)
 
@@ -195,6 +265,8 @@ def read_offer(path: str, inst: Instance) -> Lease:
         data = decode(Path(path).read_text(encoding="utf-8"), path)
     except OSError as err:
         fail(f"{path}: cannot read file: {err.strerror}", EXIT_BAD_INPUT)
+    except UnicodeDecodeError as err:
+        fail(f"{path}: cannot read file: not UTF-8 text ({err.reason} at byte {err.start})", EXIT_BAD_INPUT)
     except InstanceError as err:
         fail(str(err), EXIT_BAD_INPUT)
     if isinstance(data, list) and len(data) == 1:
@@ -202,7 +274,7 @@ def read_offer(path: str, inst: Instance) -> Lease:
     if not isinstance(data, dict):
         fail(f"{path}: expected one lease entry (a mapping), got {type(data).__name__}", EXIT_BAD_INPUT)
     if any(lease.name == data.get("name") for lease in inst.leases):
-        fail(f"{path}: name: the instance already has a lease named {data.get('name')!r}", EXIT_BAD_INPUT)
+        fail(f"{path}: name: the instance already has a lease named {excerpt(data.get('name'))}", EXIT_BAD_INPUT)
     try:
         combined = parse_instance({**inst.model_dump(exclude_none=True), "leases": [
             *inst.model_dump(exclude_none=True)["leases"], data]}, path)
@@ -232,6 +304,7 @@ def evaluate(instance: str, offer: str | None, offer_file: str | None, gpus: int
     inst = read_instance(instance)
     if (offer is None) == (offer_file is None):
         fail("give exactly one of OFFER (a lease name in the instance) and --offer-file", EXIT_BAD_INPUT)
+    check_outputs([Path(output)] if output else [], [instance, *([offer_file] if offer_file else [])])
     if offer_file:
         lease = read_offer(offer_file, inst)
         inst = inst.model_copy(update={"leases": [*inst.leases, lease]})
@@ -277,6 +350,8 @@ def read_json(path: str, what: str) -> dict:
         fail(f"{path}: cannot read file: {err.strerror}", EXIT_BAD_INPUT)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         fail(f"{path}: not a JSON {what}: {err}", EXIT_BAD_INPUT)
+    except RecursionError:
+        fail(f"{path}: not a JSON {what}: nested deeper than the parser's limit", EXIT_BAD_INPUT)
     if not isinstance(doc, dict) or "status" not in doc:
         fail(f"{path}: not a planner result (expected a JSON object with a `status`)", EXIT_BAD_INPUT)
     return doc
@@ -296,21 +371,20 @@ def sweep(instance: str, vary: str, solver: str, workers: int | None, fmt: str, 
           png: str | None) -> None:
     """Solve INSTANCE for every value of one parameter; write a CSV and a PNG of value and split."""
     inst = read_instance(instance)
+    csv_path = Path(output or f"{Path(instance).stem}.sweep.{fmt}")
+    png_path = Path(png or csv_path.with_suffix(".png"))
+    check_outputs([csv_path, png_path], [instance])
     try:
         path, values = sweeps.parse_vary(vary)
         frame = sweeps.sweep(inst, path, values, solver=solver, workers=workers, progress=sys.stderr.isatty())
     except ValueError as err:
         fail(f"--vary: {err}", EXIT_BAD_INPUT)
-    csv_path = Path(output or f"{Path(instance).stem}.sweep.{fmt}")
-    png_path = Path(png or csv_path.with_suffix(".png"))
     table = frame.to_csv(index=False) if fmt == "csv" else workbook.sweep_workbook(frame, path, inst)
     write_output(csv_path, table, [instance])
-    if png_path.resolve() == Path(instance).resolve():
-        fail(f"{png_path}: refusing to overwrite an input file", EXIT_BAD_INPUT)
     sweeps.plot(frame, path, png_path)
     solved = frame["objective"].notna()
-    click.echo(f"{len(frame)} points ({int(solved.sum())} solved): {csv_path}, {png_path}")
-    click.echo(frame[[path, "status", "objective", "accepted"]].to_string(index=False))
+    say(f"{len(frame)} points ({int(solved.sum())} solved): {csv_path}, {png_path}\n")
+    say(frame[[path, "status", "objective", "accepted"]].to_string(index=False) + "\n")
 
 
 @cli.command()
@@ -323,7 +397,7 @@ def diff(result_a: str, result_b: str, fmt: str) -> None:
         changes = diff_results(read_json(result_a, "result"), read_json(result_b, "result"))
     except ValueError as err:
         fail(str(err), EXIT_BAD_INPUT)
-    click.echo(render_document(changes, diff_sections(changes, labels=(result_a, result_b)), fmt), nl=False)
+    say(render_document(changes, diff_sections(changes, labels=(result_a, result_b)), fmt))
 
 
 @cli.command()
@@ -334,10 +408,10 @@ def validate(instance: str) -> None:
     for warning in inst.warnings():
         click.echo(f"warning: {warning}", err=True)
     gpus = int(inst.installed_gpus()[..., 0].sum())
-    click.echo(
+    say(
         f"{instance}: valid: {len(inst.generations)} generations, {len(inst.sites)} sites, {inst.T} periods, "
         f"{gpus:,} GPUs, {len(inst.training)} training runs, {len(inst.inference)} inference pools, "
-        f"{len(inst.leases)} leases"
+        f"{len(inst.leases)} leases\n"
     )
 
 
@@ -387,7 +461,7 @@ def verify(instance: str, result: str) -> None:
         fail(f"{result}: {len(violations)} violation(s) of the SPEC", EXIT_NO_PLAN)
     objective = plan.get("objective")
     shown = money(objective, inst.currency) if isinstance(objective, (int, float)) else objective
-    click.echo(f"{result}: verified against {instance}: status {plan['status']}, objective {shown}")
+    say(f"{result}: verified against {instance}: status {plan['status']}, objective {shown}\n")
     if plan["status"] not in ("optimal", "feasible"):
         sys.exit(EXIT_NO_PLAN)
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from planner.ranges import excerpt
 from planner.report import Section, money
 from planner.results import TERMS
+from planner.verify import document_problems, entry_problems
 
-REQUIRED = ("instance", "status", "objective", "breakdown", "allocations", "leases")
 SOLVED = ("optimal", "feasible")
 
 
@@ -27,7 +28,7 @@ def diff_results(a: dict, b: dict) -> dict:
     _check(a, "a")
     _check(b, "b")
     if a["instance"] != b["instance"]:
-        raise ValueError(f"cannot compare results of different instances: {a['instance']!r} and {b['instance']!r}")
+        raise ValueError(f"cannot compare results of different instances: {excerpt(a['instance'])} and {excerpt(b['instance'])}")
     solved_a, solved_b = a["status"] in SOLVED, b["status"] in SOLVED
     return {
         "instance": a["instance"],
@@ -42,11 +43,11 @@ def diff_results(a: dict, b: dict) -> dict:
 
 def _check(doc: Any, label: str) -> None:
     """A clear error for a file that is not a result document, rather than a KeyError deep inside."""
-    if not isinstance(doc, dict):
-        raise ValueError(f"result {label}: expected a result document (a mapping), got {type(doc).__name__}")
-    missing = [k for k in REQUIRED if k not in doc]
-    if missing:
-        raise ValueError(f"result {label}: not a planner result, missing {', '.join(missing)}")
+    problems = document_problems(doc)
+    problems += [] if problems else entry_problems(doc)
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValueError(f"result {label}: not a planner result: {shown}")
 
 
 def _delta(x: float | None, y: float | None) -> dict:

@@ -1,10 +1,33 @@
-"""Atomic output: a reader never sees half a file, and a failed write leaves the old one intact."""
+"""Output files: regular files are replaced atomically (a reader never sees half a file, and a failed
+write leaves the old one intact); devices, pipes and file descriptors are written in place."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+
+def write_output(path: str | Path, content: str | bytes) -> None:
+    """Atomically for a regular file; in place for a stream (replacing /dev/null or a pipe would break it)."""
+    if is_stream(path):
+        with open(path, "wb") as fh:
+            fh.write(content.encode("utf-8") if isinstance(content, str) else content)
+    else:
+        write_atomic(path, content)
+
+
+def is_stream(path: str | Path) -> bool:
+    """A device, pipe or socket, or anything named through /dev or /proc (/dev/stdout, /proc/self/fd/1),
+    which may stand for a file the shell opened: renaming over it would lose the shell's copy."""
+    if Path(os.path.abspath(path)).parts[1:2] in (("dev",), ("proc",)):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def write_atomic(path: str | Path, content: str | bytes) -> None:

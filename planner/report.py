@@ -249,11 +249,17 @@ def render_table(parts: list[Section], width: int | None = None) -> str:
 def render_markdown(parts: list[Section]) -> str:
     out = []
     for sec in parts:
-        cols = [str(c) or "item" for c in sec.frame.columns]
-        lines = [f"### {sec.title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in sec.frame.itertuples(index=False)]
+        cols = [_cell(c) or "item" for c in sec.frame.columns]
+        lines = [f"### {' '.join(str(sec.title).splitlines())}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in sec.frame.itertuples(index=False)]
         out.append("\n".join(lines))
     return "\n\n".join(out) + "\n"
+
+
+def _cell(value: object) -> str:
+    """A markdown table cell: a `|` or a line break in a name (a user's string) must not end the cell or row."""
+    text = "" if pd.isna(value) else str(value)
+    return "<br>".join(text.replace("\\", "\\\\").replace("|", "\\|").splitlines())
 
 
 def render_document(document: dict, parts: list[Section], fmt: str) -> str:

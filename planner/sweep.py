@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from planner.api import solve
-from planner.files import write_atomic
+from planner.files import write_output
 from planner.instance import Instance, InstanceError, parse_instance
 from planner.paths import set_path
 from planner.report import money
@@ -146,7 +146,7 @@ def _bar(total: int, label: str, enabled: bool) -> Iterator[Callable[[], None]]:
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """The sweep frame as CSV, written atomically."""
-    write_atomic(path, frame.to_csv(index=False).encode("utf-8"))
+    write_output(path, frame.to_csv(index=False).encode("utf-8"))
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
@@ -185,7 +185,7 @@ def plot(frame: pd.DataFrame, path: str, png_path: str | Path, title: str | None
     fig.suptitle(title or f"Sweep of {path}")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
-    write_atomic(png_path, buffer.getvalue())
+    write_output(png_path, buffer.getvalue())
 
 
 def _flips(frame: pd.DataFrame, path: str) -> list[tuple[float, str]]:

@@ -184,7 +184,7 @@ BAD_INPUTS = [
      "valid number"),
     ("string-power-json", "i.json", set_in("generations.0.power_kw", "lots"), "generations[0].power_kw",
      "valid number"),
-    ("negative", "i.yaml", set_in("sites.0.power_mw", -1), "sites[0].power_mw", "-1.0 is outside the supported range [0, 1e6]"),
+    ("negative", "i.yaml", set_in("sites.0.power_mw", -1), "sites[0].power_mw", "-1 is outside the supported range [0, 1e6]"),
     ("inf", "i.yaml", set_in("generations.0.power_kw", float("inf")), "generations[0].power_kw", "finite"),
     ("nan", "i.yaml", set_in("training.0.value_per_unit_hour", float("nan")), "training[0].value_per_unit_hour",
      "finite"),

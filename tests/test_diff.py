@@ -12,13 +12,18 @@ offer of exactly 8 GPUs at p per GPU-hour.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from planner import parse_instance, solve
+from planner.cli import cli
 from planner.diff import diff_results, diff_sections
 from planner.report import render_markdown, render_table
 
+ROOT = Path(__file__).resolve().parent.parent
 TINY = {
     "name": "diff-tiny",
     "horizon": {"periods": 2, "period_hours": 1},
@@ -130,7 +135,40 @@ def test_results_of_different_instances_are_refused():
 
 
 def test_a_document_that_is_not_a_result_is_refused():
-    with pytest.raises(ValueError, match="result b: not a planner result, missing allocations, leases"):
+    with pytest.raises(ValueError, match="result b: not a planner result: .*breakdown: expected a mapping.*"
+                                         "allocations: expected a list.*leases: expected a list"):
         diff_results(result(1.0, [], []), {"instance": "hand", "status": "optimal", "objective": 1.0, "breakdown": {}})
-    with pytest.raises(ValueError, match="result a: expected a result document"):
+    with pytest.raises(ValueError, match="result a: not a planner result: expected a result document"):
         diff_results([], result(1.0, [], []))
+
+
+MALFORMED = {
+    "allocations-not-a-list": (lambda r: r.update(allocations=5), "allocations: expected a list, got 5"),
+    "row-not-a-mapping": (lambda r: r["allocations"].__setitem__(0, 5), "allocations[0].period: unexpected None"),
+    "gpus-a-string": (lambda r: r["allocations"][0].update(gpus="many"), "allocations[0].gpus: unexpected 'many'"),
+    "missing-site": (lambda r: r["allocations"][0].pop("site"), "allocations[0].site: unexpected None"),
+    "lease-entry-without-accepted": (lambda r: r["leases"][0].pop("accepted"), "leases[0].accepted: unexpected None"),
+    "objective-a-string": (lambda r: r.update(objective="3"), "objective: expected a number, got '3'"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_results_exit_2_naming_the_field(tmp_path, case):
+    edit, message = MALFORMED[case]
+    good = result(3.0, [row(0, "training", 4, "run")], [{"name": "l", "accepted": True, "gpus": 0, "revenue": 0.0}])
+    bad = copy.deepcopy(good)
+    edit(bad)
+    (tmp_path / "a.json").write_text(json.dumps(good))
+    (tmp_path / "b.json").write_text(json.dumps(bad))
+    out = CliRunner().invoke(cli, ["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert out.exit_code == 2, out.output
+    assert f"result b: not a planner result: {message}" in out.stderr
+
+
+def test_deeply_nested_result_exits_2(tmp_path):
+    (tmp_path / "a.json").write_text('{"status": "optimal", "description": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    for command in (["diff", str(tmp_path / "a.json"), str(tmp_path / "a.json")],
+                    ["verify", str(ROOT / "instances" / "teach_power_bound.yaml"), str(tmp_path / "a.json")]):
+        out = CliRunner().invoke(cli, command)
+        assert out.exit_code == 2, out.output
+        assert "nested deeper than" in out.stderr

@@ -181,7 +181,7 @@ def test_invalid_and_infeasible_points_get_a_status_not_an_exception():
     inst = parse_instance(TINY)
     frame = sweep(inst, PRICE, [-1.0, 2.0], workers=1, progress=False)
     assert frame["status"].tolist() == ["invalid", "optimal"]
-    assert frame.loc[0, "note"] == "leases[0].price_per_gpu_hour: Input should be greater than or equal to 0 (got -1.0)"
+    assert frame.loc[0, "note"] == "leases[0].price_per_gpu_hour: -1 is outside the supported range [0, 1e6]"
     assert frame.loc[0, ["objective", "gpus_lease"]].isna().all() and frame.loc[0, "accepted"] == ""
     assert frame.loc[1, "objective"] == pytest.approx(16 * 2.0 + 10)
     # min_units 12 of serving capacity per period: 10 GPUs cannot provide it.
