@@ -304,6 +304,11 @@ def _check_names(inst: Instance) -> list[tuple[str, str]]:
     sites = {s.name for s in inst.sites}
     T = inst.T
 
+    hours = inst.horizon.periods * inst.horizon.period_hours
+    if hours > ranges.HORIZON_HOURS.hi:
+        problems.append(("horizon", f"periods x period_hours = {ranges.number(hours)} hours is outside the "
+                                    f"supported range {ranges.HORIZON_HOURS}"))
+
     for section in ("generations", "sites", "training", "inference", "leases"):
         counts = Counter(item.name for item in getattr(inst, section))
         for i, item in enumerate(getattr(inst, section)):

@@ -2,7 +2,10 @@
 enough that the model's coefficients stay within what the solvers handle exactly.
 
 A value outside its range is an input error naming the field and the range (planner.instance),
-never a solve that overflows, loses precision or reports a feasible instance infeasible.
+never a solve that overflows, loses precision or reports a feasible instance infeasible. Within
+them every matrix entry lies in [1e-6, 1e12] and every objective coefficient below 1e18, where
+HiGHS, SCIP, CBC and CP-SAT are exact (HiGHS refuses entries >= 1e15 and drops those <= 1e-9; SCIP
+and HiGHS take costs >= 1e20 as infinite).
 The README's "Supported ranges" table is this one.
 """
 
@@ -56,9 +59,9 @@ _SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxtuple = 3, 4, 4, 4
 GPUS = Range(0, 1e7)  # of one generation at one site (inventory, and installed in any period)
 DELIVERY_GPUS = Range(-1e7, 1e7)
 LEASE_GPUS = Range(0, 1e9)  # a lease's min_gpus / max_gpus, over all its sites
-NODE_SIZE = Range(1, 1e5)
+NODE_SIZE = Range(1, 1e4)
 POWER_KW = Range(1e-3, 1e3, zero=True)  # per GPU: above 1 W, so no power coefficient (MW per node) is below 1e-6
-SPEED = Range(1e-6, 1e3, zero=True)  # train_speed, infer_speed (reference GPU = 1)
+SPEED = Range(1e-6, 100, zero=True)  # train_speed, infer_speed (reference GPU = 1)
 POWER_MW = Range(0, 1e6)  # per site
 PUE = Range(1, 10)
 PRICE = Range(0, 1e6)  # per GPU-hour, per unit-hour, per MWh
@@ -69,6 +72,7 @@ UNITS = Range(0, 1e12)  # compute / serving units (min_units, max_units, tier un
 DEMAND_SCALE = Range(0, 1e3)
 PERIODS = Range(1, 1e4)
 PERIOD_HOURS = Range(1e-3, 8784)  # up to a leap year
+HORIZON_HOURS = Range(1e-3, 876_000)  # periods x period_hours: up to 100 years
 DISCOUNT_RATE = Range(0, 10)  # per year
 MEMORY_GB = Range(0, 1e6)
 CAPEX = Range(0, 1e9)  # per GPU

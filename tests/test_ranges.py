@@ -29,8 +29,8 @@ def fixed_payment(**fields):
 
 OUT_OF_RANGE = [
     # id, change to BASE, field path, the supported range the message names
-    ("node_size-1e308", set_in("generations.0.node_size", HUGE), "generations[0].node_size", "[1, 1e5]"),
-    ("node_size-10**30", set_in("generations.0.node_size", 10**30), "generations[0].node_size", "[1, 1e5]"),
+    ("node_size-1e308", set_in("generations.0.node_size", HUGE), "generations[0].node_size", "[1, 10000]"),
+    ("node_size-10**30", set_in("generations.0.node_size", 10**30), "generations[0].node_size", "[1, 10000]"),
     ("inventory-1e308", set_in("sites.0.inventory.A", HUGE), "sites[0].inventory.A", "[0, 1e7]"),
     ("inventory-10**30", set_in("sites.0.inventory.A", 10**30), "sites[0].inventory.A", "[0, 1e7]"),
     ("delivery-1e308", set_in("sites.0.deliveries", [{"period": 1, "generation": "A", "gpus": HUGE}]),
@@ -40,8 +40,8 @@ OUT_OF_RANGE = [
     ("max_gpus-1e308", set_in("leases.1.max_gpus", HUGE), "leases[1].max_gpus", "[0, 1e9]"),
     ("max_gpus-10**30", set_in("leases.1.max_gpus", 10**30), "leases[1].max_gpus", "[0, 1e9]"),
     ("power_kw-1e-308", set_in("generations.0.power_kw", TINY), "generations[0].power_kw", "0 or [0.001, 1000]"),
-    ("infer_speed-1e-308", set_in("generations.0.infer_speed", TINY), "generations[0].infer_speed", "0 or [1e-6, 1000]"),
-    ("train_speed-1e-308", set_in("generations.0.train_speed", TINY), "generations[0].train_speed", "0 or [1e-6, 1000]"),
+    ("infer_speed-1e-308", set_in("generations.0.infer_speed", TINY), "generations[0].infer_speed", "0 or [1e-6, 100]"),
+    ("train_speed-1e-308", set_in("generations.0.train_speed", TINY), "generations[0].train_speed", "0 or [1e-6, 100]"),
     ("power_mw-1e308", set_in("sites.0.power_mw", HUGE), "sites[0].power_mw", "[0, 1e6]"),
     ("demand_scale-1e308", set_in("inference.0.demand_scale", [1, HUGE]), "inference[0].demand_scale[1]", "[0, 1000]"),
     ("price-1e308", set_in("leases.0.price_per_gpu_hour", HUGE), "leases[0].price_per_gpu_hour", "[0, 1e6]"),
@@ -52,7 +52,7 @@ OUT_OF_RANGE = [
     ("max_units-1e15", set_in("training.0.max_units", 1e15), "training[0].max_units", "[0, 1e12]"),
     ("max_units-1e30", set_in("training.0.max_units", 1e30), "training[0].max_units", "[0, 1e12]"),
     ("pue-1e30", set_in("sites.0.pue", 1e30), "sites[0].pue", "[1, 10]"),
-    ("infer_speed-1e30", set_in("generations.0.infer_speed", 1e30), "generations[0].infer_speed", "0 or [1e-6, 1000]"),
+    ("infer_speed-1e30", set_in("generations.0.infer_speed", 1e30), "generations[0].infer_speed", "0 or [1e-6, 100]"),
     ("power_kw-1e30", set_in("generations.0.power_kw", 1e30), "generations[0].power_kw", "0 or [0.001, 1000]"),
     ("period_hours-1e308", set_in("horizon.period_hours", HUGE), "horizon.period_hours", "[0.001, 8784]"),
     ("tier-value-1e308", set_in("inference.0.demand.0.value_per_unit_hour", HUGE),
@@ -61,6 +61,8 @@ OUT_OF_RANGE = [
      "inference[0].demand[0].value_per_unit_hour", "[-1e6, 1e6]"),
     ("payment-1e308", fixed_payment(payment_per_period=HUGE), "leases[1].payment_per_period", "[0, 1e13]"),
     ("periods-1e8", set_in("horizon.periods", 10**8), "horizon.periods", "[1, 10000]"),
+    ("horizon-over-100-years", set_in("horizon", {"periods": 100, "period_hours": 8784}), "horizon",
+     "[0.001, 8.76e5]"),
     ("periods-1e12", set_in("horizon.periods", 1e12), "horizon.periods", "[1, 10000]"),
     ("periods-1e30", set_in("horizon.periods", 1e30), "horizon.periods", "[1, 10000]"),
     ("discount-rate-1e308", set_in("horizon.discount_rate", HUGE), "horizon.discount_rate", "[0, 10]"),
@@ -111,26 +113,39 @@ EDGES = {
     # 1 W GPUs on a 10 kW site: 10^4 GPUs fit, not 10^7
     "power_kw-1e-3-tight": (edited(lambda d: (d["generations"][0].update(power_kw=1e-3),
                                                d["sites"][0].update(power_mw=1e-2, inventory={"A": 10**7}))), 2e4),
-    # 10^7 GPUs at 10^6 per GPU-hour for 100 periods of a leap year, in nodes of 10^5
-    "price-1e6-node-1e5": (_edge(lambda d: (d["leases"][0].update(price_per_gpu_hour=1e6),
-                                            d["horizon"].update(period_hours=8784, periods=100),
-                                            d["generations"][0].update(node_size=10**5))), 8.784e18),
-    # 10^7 GPUs x 1000 speed = 10^10 serving units worth 10^6 an hour, 2 periods
-    "speed-1e3-tier-1e6": (_edge(lambda d: (d["generations"][0].update(train_speed=1e3, infer_speed=1e3),
+    # 10^7 GPUs at 10^6 per GPU-hour for 99 periods of a leap year (869,616 h), in nodes of 10^4
+    "price-1e6-node-1e4": (_edge(lambda d: (d["leases"][0].update(price_per_gpu_hour=1e6),
+                                            d["horizon"].update(period_hours=8784, periods=99),
+                                            d["generations"][0].update(node_size=10**4))), 1e7 * 1e6 * 8784 * 99),
+    # the same horizon: 10^7 GPUs x speed 100 training at 10^6 a unit-hour, the largest objective coefficient
+    "training-value-1e6-speed-100": (_edge(lambda d: (d["training"][0].update(value_per_unit_hour=1e6),
+                                                      d["horizon"].update(period_hours=8784, periods=99),
+                                                      d["generations"][0].update(node_size=10**4, train_speed=100))),
+                                     1e7 * 100 * 1e6 * 8784 * 99),
+    # 10^7 GPUs x speed 100 = 10^9 serving units worth 10^6 an hour, 2 periods
+    "speed-100-tier-1e6": (_edge(lambda d: (d["generations"][0].update(train_speed=100, infer_speed=100),
                                             set_in("inference.0.demand.0", {"units": 1e12, "value_per_unit_hour": 1e6})(d))),
-                           2e16),
-    # 10 kW GPUs (x pue 10) in nodes of 10^5 draw 10^6 MW a node: one node of B fits and beats all of A
+                           2e15),
+    # B draws 10 MW a GPU (1000 kW x pue 10), 10^5 MW a node of 10^4. All of A (10^5 MW) leased at 10^6 an
+    # hour: 2e13; the 9e5 MW left run 9 nodes of B in the (mixed) run alone: 9e4 GPUs x 100 x 10^6 x 2 = 1.8e13
     "power_kw-1e3-pue-10": (_edge(lambda d: (
-        d["generations"].append({"name": "B", "power_kw": 1e3, "node_size": 10**5, "train_speed": 1e3,
+        d["generations"].append({"name": "B", "power_kw": 1e3, "node_size": 10**4, "train_speed": 100,
                                  "infer_speed": 1e-6}),
         d["sites"][0].update(pue=10, inventory={"A": 10**7, "B": 10**7}),
         d["training"][0].update(homogeneous=False, single_site=False, max_units=1e12, value_per_unit_hour=1e6),
-        d["leases"][0].update(price_per_gpu_hour=1e6))), 2e14),
+        d["leases"][0].update(price_per_gpu_hour=1e6))), 3.8e13),
 }
 
 
-@pytest.mark.parametrize("solver", ["highs", "scip", "cbc", "greedy"])
-@pytest.mark.parametrize("case", list(EDGES))
+# CP-SAT (planner/solvers/or_tools.py, not hardened here) gets two corners wrong: one 1 W GPU past a 10 kW site's
+# limit (within verify's 1e-6 MW power tolerance), and "optimal" at 2.0002e13 for a 2e15 optimum.
+CPSAT_WRONG = {"power_kw-1e-3-tight", "speed-100-tier-1e6"}
+
+
+@pytest.mark.parametrize(("case", "solver"), [
+    pytest.param(case, solver, marks=[pytest.mark.xfail(strict=True, reason="CP-SAT: see CPSAT_WRONG")]
+                 if solver == "cpsat" and case in CPSAT_WRONG else [])
+    for case in EDGES for solver in ("highs", "scip", "cbc", "cpsat", "greedy")])
 def test_edges_of_the_ranges_solve_to_the_verified_optimum(case, solver):
     data, optimum = EDGES[case]
     result = solve(parse_instance(data), solver=solver)
