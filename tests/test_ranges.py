@@ -4,6 +4,7 @@ their edges solve to the same verified optimum with every solver; hostile nestin
 import json
 import time
 
+import numpy as np
 import pytest
 
 from planner.api import solve
@@ -183,3 +184,39 @@ def test_a_huge_bad_value_is_quoted_as_a_short_excerpt():
     with pytest.raises(InstanceError) as err:
         parse_instance(edited(set_in("generations.0.power_kw", "x" * 1_000_000)))
     assert len(str(err.value)) < 500
+
+
+# ----- what the solvers see at the corners -------------------------------------------------
+
+CORNER = {
+    "name": "corner",
+    "horizon": {"periods": 99, "period_hours": 8784},
+    "generations": [
+        {"name": "big", "power_kw": 1e3, "node_size": 10**4, "train_speed": 100, "infer_speed": 100},
+        {"name": "small", "power_kw": 1e-3, "node_size": 1, "train_speed": 1e-6, "infer_speed": 1e-6},
+    ],
+    "sites": [{"name": "s", "power_mw": 1e6, "pue": 10, "energy_price_per_mwh": 1e6,
+               "inventory": {"big": 10**7, "small": 10**7}},
+              {"name": "t", "power_mw": 1e-3, "inventory": {"small": 10**7}}],
+    "training": [{"name": "mixed", "value_per_unit_hour": 1e6, "max_units": 1e12, "min_units": 1e-6,
+                  "homogeneous": False, "single_site": False},
+                 {"name": "homogeneous", "value_per_unit_hour": 1e6}],
+    "inference": [{"name": "pool", "min_units": 1e-6, "demand_scale": [1e3] * 99,
+                   "demand": [{"units": 1e12, "value_per_unit_hour": 1e6}, {"units": 1e12, "value_per_unit_hour": -1e6}]}],
+    "leases": [{"name": "per-gpu", "price_per_gpu_hour": 1e6, "max_gpus": 10**9},
+               {"name": "fixed", "payment_per_period": 1e13, "all_or_nothing": True, "max_gpus": 10**4},
+               {"name": "whole", "payment_per_period": 1e13, "whole_sites": True, "sites": ["s"]}],
+}
+
+
+def test_at_the_corners_every_coefficient_is_finite_and_where_the_solvers_are_exact():
+    """HiGHS drops matrix entries <= 1e-9, refuses them >= 1e15 and takes costs >= 1e20 as infinite."""
+    from planner.model import build_model
+
+    lm = build_model(parse_instance(CORNER)).lm
+    entries = np.abs(lm.matrix().data)
+    costs = np.abs(lm.objective())
+    bounds = np.concatenate([*lm.bounds(), *lm.row_bounds()])
+    assert np.isfinite(entries).all() and np.isfinite(costs).all() and not np.isnan(bounds).any()
+    assert 1e-6 <= entries[entries > 0].min() and entries.max() <= 1e12
+    assert costs.max() < 1e18
