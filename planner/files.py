@@ -10,9 +10,10 @@ from pathlib import Path
 
 
 def write_output(path: str | Path, content: str | bytes) -> None:
-    """Atomically for a regular file; in place for a stream (replacing /dev/null or a pipe would break it)."""
+    """Atomically for a regular file; in place for a stream (replacing /dev/null or a pipe would break it),
+    appending, so `-o /dev/stdout >> log` keeps the log."""
     if is_stream(path):
-        with open(path, "wb") as fh:
+        with open(path, "ab") as fh:
             fh.write(content.encode("utf-8") if isinstance(content, str) else content)
     else:
         write_atomic(path, content)

@@ -82,6 +82,16 @@ def test_output_to_dev_stdout_redirected_to_a_file_lands_in_that_file(tmp_path):
     assert json.loads(target.read_text())["objective"] == pytest.approx(177.5)
 
 
+def test_output_to_dev_stdout_appended_to_a_file_keeps_what_was_there(tmp_path):
+    target = tmp_path / "log.txt"
+    target.write_text("earlier\n")
+    with target.open("a") as fh:
+        proc = run("solve", POWER_BOUND, "--format", "json", "-o", "/dev/stdout", stdout=fh, stderr=subprocess.PIPE)
+    assert proc.returncode == 0, proc.stderr
+    earlier, document = target.read_text().split("\n", 1)
+    assert earlier == "earlier" and json.loads(document)["objective"] == pytest.approx(177.5)
+
+
 def test_output_to_dev_stdout_through_a_pipe():
     proc = run("solve", POWER_BOUND, "--format", "json", "-o", "/dev/stdout", capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
