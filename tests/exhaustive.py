@@ -1,4 +1,4 @@
-"""An exhaustive-enumeration oracle for tiny instances: every candidate plan, the best one `check()` accepts.
+"""An exhaustive-enumeration oracle for tiny instances: every candidate plan, the best one `check_rules()` accepts.
 
 A candidate gives every consumer a whole number of nodes per cell it may use: training runs and
 leases one count per (generation, site) held over their whole window, inference pools one count
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.instance import Instance, Lease
-from planner.verify import check, evaluate, generation_mask, site_mask, usable_gpus, window_mask
+from planner.verify import check_rules, evaluate, generation_mask, site_mask, usable_gpus, window_mask
 
 
 @dataclass(frozen=True)
@@ -139,10 +139,10 @@ def candidates(inst: Instance) -> Iterator[dict]:
 
 
 def best_plan(instance: Instance) -> tuple[float | None, dict | None]:
-    """(objective, result) of the best candidate `check()` accepts; (None, None) when none does.
+    """(objective, result) of the best candidate `check_rules()` accepts; (None, None) when none does.
 
     Candidates are checked best objective first, so the first one accepted is the optimum."""
     for result in sorted(candidates(instance), key=lambda r: -r["objective"]):
-        if not check(instance, result):
+        if not check_rules(instance, result):
             return result["objective"], result
     return None, None

@@ -130,7 +130,10 @@ def lease(draw, name, gens, sites, T):
         out["group"] = group
     out["signed"] = draw(st.integers(0, 11)) == 0
     out["lessee_pays_power"] = draw(st.booleans())
-    return scope(draw, out, gens, sites, T)
+    out = scope(draw, out, gens, sites, T)
+    if kind == "payment" and (out.get("max_gpus") == 0 or out.get("sites") == [] or out.get("generations") == []):
+        out["price_per_gpu_hour"] = out.pop("payment_per_period")  # a payment for no GPU is an input error (SPEC 2)
+    return out
 
 
 def shrink_to_size(data: dict) -> dict:
@@ -200,7 +203,6 @@ SIGNED_AT_A_LOSS = {
 }
 
 # Alternatives: the fixed payment (2 GPUs) or the per-GPU offer (2 GPUs), not both; the pool takes 2 more.
-# `free` is accepted at zero GPUs for its payment.
 GROUP = {
     "name": "group", "horizon": {"periods": 1, "period_hours": 10.0},
     "generations": GENS_AB[:1],
@@ -209,8 +211,7 @@ GROUP = {
     "inference": [{"name": "pool", "demand": [{"units": 2, "value_per_unit_hour": 0.5},
                                               {"units": 5, "value_per_unit_hour": -1.0}]}],
     "leases": [{"name": "fixed", "payment_per_period": 30.0, "all_or_nothing": True, "max_gpus": 2, "group": "g"},
-               {"name": "per_gpu", "price_per_gpu_hour": 1.2, "max_gpus": 2, "group": "g"},
-               {"name": "free", "payment_per_period": 1.0, "all_or_nothing": True, "max_gpus": 0, "group": "h"}],
+               {"name": "per_gpu", "price_per_gpu_hour": 1.2, "max_gpus": 2, "group": "g"}],
 }
 
 # whole_sites over a site whose inventory changes during the term: it cannot be accepted;
@@ -232,7 +233,7 @@ EXPECTED = {  # hand optima of the regressions
     "mixed-pace": 50.0,  # 5 units x 1 x 10 h (A alone: 40 + 3 B leased 4.5)
     "whole-sites": 120.0,  # s1 leased whole 2 x 50, the run keeps s2's B 1 unit x 20 h (all 3 B: 60)
     "signed-at-a-loss": -15.0 * 3.0 ** (-10 / 8760),  # 1 GPU x 1.5 kW x 1000 $/MWh x 10 h in period 1
-    "group": 41.0,  # fixed 30 + pool 2 x 0.5 x 10 + free 1 (per_gpu 24 + pool 10 + 1 = 35)
+    "group": 40.0,  # fixed 30 + pool 2 x 0.5 x 10 (per_gpu 24 + pool 10 = 34)
     "whole-sites-changing": 12.0,  # stranded 2 x 4 at zero GPUs + spot 2 GPUs x 1 x 2 h; grows cannot be
 }
 
@@ -251,14 +252,8 @@ EMPTY_INFEASIBLE = {
     "inference": [{"name": "pool", "min_units": 1.0, "demand": [{"units": 1.0, "value_per_unit_hour": 0.0}]}],
 }
 
-# A whole_sites lease allowed no site (or no generation, e.g. a price mapping disjoint from its
-# `generations`): accepted at zero GPUs for its payment, 5. Every solver: IndexError in
-# model.constraints.define_lease_whole_sites (np.asarray([]) is a float array used as an index).
-WHOLE_SITES_NO_SITE = {
-    "name": "whole-sites-no-site", "generations": ONE_GEN,
-    "sites": [{"name": "s1", "power_mw": 1.0, "inventory": {"A": 1}}],
-    "leases": [{"name": "w", "payment_per_period": 5.0, "whole_sites": True, "sites": []}],
-}
+# (A whole_sites lease allowed no site, once accepted at zero GPUs for its payment and an IndexError in
+# every solver, is now an input error: SPEC 2, Precise readings; tests/test_ranges.py.)
 
 # A per-generation price with `generations: []` allows no generation (the checker; the model itself
 # reads [] as "none" everywhere else), so the optimum is 0. Instance.allowed_generations reads `[] or
@@ -280,11 +275,11 @@ CPSAT_HALF_UNIT = {
 
 FAILED_ON = {  # instance -> the solvers it once failed on (all fixed; kept as regressions)
     "empty": ["highs"], "empty-infeasible": ["highs"],
-    "whole-sites-no-site": ["highs", "cbc", "scip"], "priced-no-generation": ["highs", "cbc", "scip"],
+    "priced-no-generation": ["highs", "cbc", "scip"],
     "cpsat-half-unit": ["cpsat"],
 }
-FOUND = [EMPTY, EMPTY_INFEASIBLE, WHOLE_SITES_NO_SITE, PRICED_NO_GENERATION, CPSAT_HALF_UNIT]
-EXPECTED |= {"empty": 0.0, "empty-infeasible": None, "whole-sites-no-site": 5.0, "priced-no-generation": 0.0,
+FOUND = [EMPTY, EMPTY_INFEASIBLE, PRICED_NO_GENERATION, CPSAT_HALF_UNIT]
+EXPECTED |= {"empty": 0.0, "empty-infeasible": None, "priced-no-generation": 0.0,
              "cpsat-half-unit": 5.0}
 
 
