@@ -33,8 +33,15 @@ class Range:
         """The value itself, or a ValueError naming the supported range."""
         if (self.zero and value == 0) or self.lo <= value <= self.hi:
             return value
-        shown = number(value) if abs(value) < 1e300 else excerpt(value)  # float(10**400) would overflow
-        raise ValueError(f"{shown} is outside the supported range {self}")
+        raise ValueError(f"{_shown(value)} is outside the supported range {self}")
+
+
+def _shown(value: float) -> str:
+    """A number as the README writes it; an integer too large for a float (10**400) as an excerpt."""
+    try:
+        return number(float(value))
+    except OverflowError:
+        return excerpt(value)
 
 
 def number(x: float) -> str:
