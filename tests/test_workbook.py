@@ -64,7 +64,7 @@ def test_bad_cell_exits_2_naming_sheet_row_and_column(tmp_path):
     edit(path, "Sites", "H100", 2, "lots")
     result = CliRunner().invoke(cli, ["import", str(path), "-o", str(tmp_path / "x.yaml")])
     assert result.exit_code == 2
-    assert "sheet Generations, row 3, column B (power_kw): Input should be greater than or equal to 0 (got -1)" \
+    assert "sheet Generations, row 3, column B (power_kw): -1 is outside the supported range 0 or [0.001, 1000]" \
         in result.output
     assert "sheet Sites, row 2, column" in result.output and "(H100)" in result.output and "'lots'" in result.output
     assert not (tmp_path / "x.yaml").exists()
@@ -88,7 +88,7 @@ def test_problem_inside_a_flow_cell_names_the_cell_and_the_entry(tmp_path):
         import_workbook(str(path))
     (where, msg), = err.value.problems
     assert where.startswith("sheet Inference, row 2, column") and where.endswith("(demand), [1].units")
-    assert "greater than or equal to 0" in msg
+    assert "-5 is outside the supported range [0, 1e12]" in msg
 
 
 def test_malformed_flow_cell_and_unknown_delivery_site_are_named(tmp_path):
