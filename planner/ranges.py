@@ -2,10 +2,10 @@
 enough that the model's coefficients stay within what the solvers handle exactly.
 
 A value outside its range is an input error naming the field and the range (planner.instance),
-never a solve that overflows, loses precision or reports a feasible instance infeasible. Within
-them every matrix entry lies in [1e-6, 1e12] and every objective coefficient below 1e18, where
-HiGHS, SCIP, CBC and CP-SAT are exact (HiGHS refuses entries >= 1e15 and drops those <= 1e-9; SCIP
-and HiGHS take costs >= 1e20 as infinite).
+never a solve that overflows, loses precision or reports a feasible instance infeasible. At their
+corner matrix entries span [1e-6, 1e12] and objective coefficients reach 7.8e17 (tests/test_ranges.py),
+inside what the solvers accept (HiGHS refuses entries >= 1e15 and drops those <= 1e-9; SCIP and
+HiGHS take costs >= 1e20 as infinite).
 The README's "Supported ranges" table is this one.
 """
 
