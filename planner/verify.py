@@ -705,13 +705,15 @@ def _build_plan(instance: Instance, result: dict, rel_tol: float = 1e-6) -> tupl
 
 def evaluate(instance: Instance, result: dict) -> dict:
     """The money a result's allocation rows (and leases' accepted flags) are worth, recomputed:
-    {"objective", "breakdown": the four terms, "lease_revenue": {lease name: discounted revenue}}.
+    {"objective", "breakdown": the four terms, "lease_revenue": {lease name: discounted revenue},
+    "tolerance": how far a reported amount may be from these}.
     Rows naming unknown things are ignored; the rules are not checked (that is `check`'s job)."""
     _, plan = _build_plan(instance, result)
     return {
         "objective": plan.value,
         "breakdown": dict(plan.terms),
         "lease_revenue": {lease.name: lease_revenue(plan, lease) for lease in instance.leases},
+        "tolerance": plan.money_tol,
     }
 
 

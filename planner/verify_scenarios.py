@@ -40,7 +40,7 @@ def check_scenarios(inst: Instance, result: dict, rel_tol: float = 1e-6) -> list
     if found:
         return found
     accepted = {e.get("name"): e.get("accepted") for e in result.get("leases") or [] if isinstance(e, dict)}
-    values, terms, revenue, rows_of = [], [], [], {}
+    values, terms, revenue, rows_of, tolerance = [], [], [], {}, 0.0
     for case, entry in zip(all_cases, entries):
         ends, by_operator, problems = _lease_ends(inst, case, entry.get("lease_ends"), accepted)
         found += problems
@@ -61,16 +61,17 @@ def check_scenarios(inst: Instance, result: dict, rel_tol: float = 1e-6) -> list
         sub["breakdown"] = {t: reported.get(t) for t in TERMS}
         sub["objective"] = objective + fees if plain._is_number(objective) else objective
         found += [Violation(v.rule, f"scenario {case.name}: {v.message}") for v in plain.check_rules(cut, sub, rel_tol)]
-        if not (plain._is_number(reported.get(FEES)) and abs(reported[FEES] - fees) <= rel_tol * max(1.0, fees)):
+        if not (plain._is_number(reported.get(FEES)) and abs(reported[FEES] - fees) <= worth["tolerance"]):
             found.append(Violation("termination.fees", f"scenario {case.name}: termination_fees {reported.get(FEES)!r}, "
                                                        f"recomputed {fees:.6f}"))
         values.append(worth["objective"] - fees)
+        tolerance = max(tolerance, worth["tolerance"])
         terms.append({**worth["breakdown"], FEES: fees})
         revenue.append(worth["lease_revenue"])
     if found:
         return found
     found += list(_first_stage(inst, all_cases, rows_of))
-    found += list(_objective(inst, result, all_cases, np.array(values), terms, revenue, rel_tol))
+    found += list(_objective(inst, result, all_cases, np.array(values), terms, revenue, tolerance))
     return found
 
 
@@ -208,13 +209,12 @@ def _runs(rows: list, lease: str) -> bool:
 
 
 def _objective(inst: Instance, result: dict, all_cases: list[Case], values: np.ndarray, terms: list[dict],
-               revenue: list[dict], rel_tol: float) -> Iterator[Violation]:
-    """F, E[V], CVaR, the expected breakdown and lease revenues recomputed from the scenarios' rows."""
+               revenue: list[dict], tol: float) -> Iterator[Violation]:
+    """F, E[V], CVaR, the expected breakdown and lease revenues recomputed from the scenarios' rows, each
+    within `tol`, the largest of the scenarios' own tolerances (planner.verify's money tolerance)."""
     p = np.array([c.probability for c in all_cases])
     unc = inst.uncertainty
     alpha, weight = (unc.cvar_alpha, unc.risk_weight) if unc else (0.9, 0.0)
-    size = max(1.0, float(np.abs(values).max()), *(abs(v) for t in terms for v in t.values()))
-    tol = rel_tol * size
 
     def differs(got: object, want: float) -> bool:
         return not (plain._is_number(got) and abs(got - want) <= tol)
