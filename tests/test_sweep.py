@@ -52,7 +52,7 @@ def hand(p: float) -> dict:
 @pytest.fixture(scope="module")
 def price_sweep() -> pd.DataFrame:
     path, values = parse_vary(f"{PRICE}=0:3:0.25")
-    return sweep(parse_instance(TINY), path, values, workers=1, progress=False)
+    return sweep(parse_instance(TINY), [(path, values)], workers=1, progress=False)
 
 
 # ----- parse_vary ---------------------------------------------------------------------------
@@ -179,30 +179,30 @@ def test_sweep_flips_at_the_hand_break_even(price_sweep):
 
 def test_invalid_and_infeasible_points_get_a_status_not_an_exception():
     inst = parse_instance(TINY)
-    frame = sweep(inst, PRICE, [-1.0, 2.0], workers=1, progress=False)
+    frame = sweep(inst, [(PRICE, [-1.0, 2.0])], workers=1, progress=False)
     assert frame["status"].tolist() == ["invalid", "optimal"]
     assert frame.loc[0, "note"] == "leases[0].price_per_gpu_hour: Input should be greater than or equal to 0 (got -1.0)"
     assert frame.loc[0, ["objective", "gpus_lease"]].isna().all() and frame.loc[0, "accepted"] == ""
     assert frame.loc[1, "objective"] == pytest.approx(16 * 2.0 + 10)
     # min_units 12 of serving capacity per period: 10 GPUs cannot provide it.
-    frame = sweep(inst, "inference.chat.min_units", [4.0, 12.0], workers=1, progress=False)
+    frame = sweep(inst, [("inference.chat.min_units", [4.0, 12.0])], workers=1, progress=False)
     assert frame["status"].tolist() == ["optimal", "infeasible"]
     assert math.isnan(frame.loc[1, "objective"])
 
 
 def test_a_bad_path_fails_before_any_solve():
     with pytest.raises(ValueError, match="no leases named 'other'"):
-        sweep(parse_instance(TINY), "leases.other.price_per_gpu_hour", [1.0], progress=False)
+        sweep(parse_instance(TINY), [("leases.other.price_per_gpu_hour", [1.0])], progress=False)
 
 
 def test_serial_and_parallel_sweeps_agree(price_sweep):
     """Also after this process has solved (the serial sweep): forked workers would hang in HiGHS then."""
-    parallel = sweep(parse_instance(TINY), PRICE, price_sweep[PRICE].tolist(), workers=2, progress=False)
+    parallel = sweep(parse_instance(TINY), [(PRICE, price_sweep[PRICE].tolist())], workers=2, progress=False)
     pd.testing.assert_frame_equal(parallel, price_sweep)
 
 
 def test_csv_round_trip(tmp_path, price_sweep):
-    frame = pd.concat([price_sweep, sweep(parse_instance(TINY), PRICE, [-1.0], workers=1, progress=False)],
+    frame = pd.concat([price_sweep, sweep(parse_instance(TINY), [(PRICE, [-1.0])], workers=1, progress=False)],
                       ignore_index=True)  # an invalid row: empty numbers, a note with quotes and commas
     target = tmp_path / "sweep.csv"
     write_csv(frame, target)
@@ -212,7 +212,7 @@ def test_csv_round_trip(tmp_path, price_sweep):
 
 def test_plot_writes_a_png(tmp_path, price_sweep):
     target = tmp_path / "sweep.png"
-    plot(price_sweep, PRICE, target)
+    plot(price_sweep, [PRICE], target)
     assert target.read_bytes()[:8] == PNG_MAGIC
     assert target.stat().st_size > 10_000
     assert [p.name for p in tmp_path.iterdir()] == ["sweep.png"]
