@@ -9,6 +9,7 @@ come back in input order, whichever worker finished first.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import functools
@@ -19,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -27,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 ENV_CLUSTER = "PLANNER_CLUSTER"  # a Dask scheduler address the CLI's --cluster defaults to
-CONNECT_SECONDS = 5.0  # an unreachable scheduler is reported well within the promised 10 s
+CONNECT_SECONDS = 3.0  # an unreachable scheduler is reported well within the promised 10 s
 NO_WORKER_SECONDS = 30.0  # a cluster batch with no worker for this long fails instead of waiting forever
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -123,10 +124,10 @@ def _watch_parent(parent: int) -> None:
 def _on_dask(fn: Callable[[Any], Any], items: list, address: str, advance: Callable[[], None]) -> list:
     """The batch on a Dask cluster. Dask re-runs the tasks of a lost worker on the others; a task
     that keeps killing workers, or a cluster left without workers, fails the whole batch."""
+    client = _connect(address)  # first: it says so when Dask is not installed
     from distributed import wait
     from distributed.scheduler import KilledWorker
 
-    client = _connect(address)
     futures = client.map(functools.partial(_task, fn), items, pure=False)
     position = {future.key: i for i, future in enumerate(futures)}
     results: list = [None] * len(items)
@@ -160,11 +161,21 @@ def _connect(address: str) -> Any:
         from distributed import Client
     except ImportError:
         raise ClusterError(f"cluster {address}: Dask is not installed; pip install 'planner[cluster]'") from None
-    try:
+    try:  # a probe first: a Client that fails half-built blocks for seconds at exit and prints a traceback
+        with ThreadPoolExecutor(1) as probe:  # its own event loop, whether or not the caller runs one
+            probe.submit(asyncio.run, _handshake(address)).result()
         return Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
-    except (OSError, TimeoutError, ValueError, TypeError) as err:
+    except Exception as err:  # noqa: BLE001 - anything (refused, timeout, not Dask, a bad address) means unusable
         raise ClusterError(f"cluster {address}: cannot reach a Dask scheduler there "
-                           f"({type(err).__name__}: {err})") from None
+                           f"({type(err).__name__}: {str(err)[:200]})") from None
+
+
+async def _handshake(address: str) -> None:
+    """Open and close one connection to the scheduler: Dask's handshake fails unless a Dask peer answers."""
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=CONNECT_SECONDS)
+    await comm.close()
 
 
 # ----- progress -----------------------------------------------------------------------------
