@@ -124,35 +124,35 @@ def _watch_parent(parent: int) -> None:
 def _on_dask(fn: Callable[[Any], Any], items: list, address: str, advance: Callable[[], None]) -> list:
     """The batch on a Dask cluster. Dask re-runs the tasks of a lost worker on the others; a task
     that keeps killing workers, or a cluster left without workers, fails the whole batch."""
-    client = _connect(address)  # first: it says so when Dask is not installed
-    from distributed import wait
-    from distributed.scheduler import KilledWorker
-
+    client = _connect(address)
     futures = client.map(functools.partial(_task, fn), items, pure=False)
-    position = {future.key: i for i, future in enumerate(futures)}
-    results: list = [None] * len(items)
-    pending, no_worker_since = set(futures), None
     try:
-        while pending:
-            try:
-                done, pending = wait(pending, timeout=1.0, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                done = set()
-            for future in done:
-                try:
-                    results[position[future.key]] = future.result()
-                except KilledWorker as err:
-                    raise BatchError(f"cluster {address}: item {position[future.key]} killed worker after "
-                                     f"worker ({err}); the batch is abandoned") from None
-                advance()
-            no_worker_since = None if client.nthreads() else (no_worker_since or time.monotonic())
-            if no_worker_since is not None and time.monotonic() - no_worker_since > NO_WORKER_SECONDS:
-                raise BatchError(f"cluster {address}: no worker left for {NO_WORKER_SECONDS:.0f} s, "
-                                 f"{len(items) - len(pending)} of {len(items)} items done; the batch is abandoned")
+        results = []
+        for i, future in enumerate(futures):  # in input order; the bar lags a little when later ones finish first
+            results.append(_result(future, client, f"cluster {address}", f"{i} of {len(items)} items done"))
+            advance()
+        return results
     finally:
         client.cancel(futures)
         client.close()
-    return results
+
+
+def _result(future: Any, client: Any, where: str, done: str) -> Any:
+    """The result of one Dask future, or BatchError if the cluster cannot deliver it."""
+    from distributed.scheduler import KilledWorker
+
+    no_worker_since = None
+    while True:
+        try:
+            return future.result(timeout=1.0)
+        except TimeoutError:
+            pass
+        except KilledWorker as err:
+            raise BatchError(f"{where}: a task killed worker after worker ({err}), {done}; "
+                             "the batch is abandoned") from None
+        no_worker_since = None if client.nthreads() else (no_worker_since or time.monotonic())
+        if no_worker_since is not None and time.monotonic() - no_worker_since > NO_WORKER_SECONDS:
+            raise BatchError(f"{where}: no worker left for {NO_WORKER_SECONDS:.0f} s, {done}; the batch is abandoned")
 
 
 def _connect(address: str) -> Any:
