@@ -124,3 +124,11 @@ def _running(process: psutil.Process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_only_the_seam_creates_processes_or_talks_to_dask():
+    """planner/batch.py is the one parallel seam: no other module of the package starts processes or imports Dask."""
+    words = ("multiprocessing", "subprocess", "ProcessPoolExecutor", "os.fork", "os.spawn", "distributed", "dask")
+    offenders = [f"{path.relative_to(ROOT)}: {word}" for path in sorted((ROOT / "planner").rglob("*.py"))
+                 if path.name != "batch.py" for word in words if word in path.read_text(encoding="utf-8")]
+    assert offenders == []
