@@ -6,9 +6,11 @@ fails verification), 2 bad input or usage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -17,6 +19,7 @@ import yaml
 from planner.api import solve as solve_plan
 from planner import sweep as sweeps
 from planner import workbook
+from planner.batch import ENV_CLUSTER, BatchError, ClusterError
 from planner.diff import diff_results, diff_sections
 from planner.evaluate import OfferError, OfferEvaluation, evaluate_offer, requested_block
 from planner.evaluate_scenarios import ScenarioEvaluation, evaluate_under_uncertainty, forced, removed
@@ -357,34 +360,62 @@ def read_json(path: str, what: str) -> dict:
     return doc
 
 
+def cluster_option(command: Callable) -> Callable:
+    """--cluster, shared by every command that runs a batch of solves (planner.batch)."""
+    return click.option("--cluster", envvar=ENV_CLUSTER, metavar="tcp://HOST:PORT",
+                        help=f"Send the solves to this Dask scheduler [env {ENV_CLUSTER}; default: local processes]; "
+                             "needs `pip install 'planner[cluster]'`.")(command)
+
+
+@contextlib.contextmanager
+def batch_errors() -> Iterator[None]:
+    """Around a batch: a cluster that cannot be used is a usage error (exit 2), a batch it lost is exit 1."""
+    try:
+        yield
+    except ClusterError as err:
+        fail(str(err), EXIT_BAD_INPUT)
+    except BatchError as err:
+        fail(f"{err}; nothing was written", EXIT_NO_PLAN)
+
+
 @cli.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
-@click.option("--vary", required=True, metavar="PATH=START:STOP:STEP",
-              help="e.g. leases.anthropic.price_per_gpu_hour=1:8:0.5 or sites.memphis-1.power_mw=200:400:25")
+@click.option("--vary", required=True, multiple=True, metavar="PATH=START:STOP:STEP",
+              help="e.g. leases.anthropic.price_per_gpu_hour=1:8:0.5 or sites.memphis-1.power_mw=200:400:25; "
+                   "twice for a grid of two parameters.")
 @click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), help="Parallel solves [default: one per core].")
+@click.option("--workers", type=click.IntRange(min=1), help="Parallel local solves [default: one per core].")
+@cluster_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
               help="The table's format: CSV, or an Excel workbook (sheets Summary, Sweep).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Table file [default: INSTANCE-stem.sweep.FORMAT].")
 @click.option("--plot", "png", type=click.Path(dir_okay=False), help="PNG file [default: next to the table].")
-def sweep(instance: str, vary: str, solver: str, workers: int | None, fmt: str, output: str | None,
-          png: str | None) -> None:
-    """Solve INSTANCE for every value of one parameter; write a CSV and a PNG of value and split."""
+def sweep(instance: str, vary: tuple[str, ...], solver: str, workers: int | None, cluster: str | None, fmt: str,
+          output: str | None, png: str | None) -> None:
+    """Solve INSTANCE for every value of one parameter (or every pair of two); write a table and a PNG."""
     inst = read_instance(instance)
+    if len(vary) > 2:
+        fail(f"--vary: given {len(vary)} times; a sweep varies one or two parameters", EXIT_BAD_INPUT)
+    if cluster and workers:
+        fail(f"--workers {workers}: the cluster {cluster} decides how many solves run at once; drop one of them",
+             EXIT_BAD_INPUT)
     csv_path = Path(output or f"{Path(instance).stem}.sweep.{fmt}")
     png_path = Path(png or csv_path.with_suffix(".png"))
     check_outputs([csv_path, png_path], [instance])
     try:
-        path, values = sweeps.parse_vary(vary)
-        frame = sweeps.sweep(inst, path, values, solver=solver, workers=workers, progress=sys.stderr.isatty())
+        axes = [sweeps.parse_vary(text) for text in vary]
+        with batch_errors():
+            frame = sweeps.sweep(inst, axes, solver=solver, workers=workers, cluster=cluster,
+                                 progress=sys.stderr.isatty())
     except ValueError as err:
         fail(f"--vary: {err}", EXIT_BAD_INPUT)
-    table = frame.to_csv(index=False) if fmt == "csv" else workbook.sweep_workbook(frame, path, inst)
+    paths = [path for path, _ in axes]
+    table = frame.to_csv(index=False) if fmt == "csv" else workbook.sweep_workbook(frame, " x ".join(paths), inst)
     write_output(csv_path, table, [instance])
-    sweeps.plot(frame, path, png_path)
+    sweeps.plot(frame, paths, png_path)
     solved = frame["objective"].notna()
     say(f"{len(frame)} points ({int(solved.sum())} solved): {csv_path}, {png_path}\n")
-    say(frame[[path, "status", "objective", "accepted"]].to_string(index=False) + "\n")
+    say(frame[[*paths, "status", "objective", "accepted"]].to_string(index=False) + "\n")
 
 
 @cli.command()

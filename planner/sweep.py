@@ -6,25 +6,28 @@ Fields are named by the path syntax of planner.paths, e.g. `leases.lab-a.price_p
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import io
+import itertools
 import math
-import multiprocessing
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from planner.api import solve
+from planner.batch import run_batch
 from planner.files import write_output
 from planner.instance import Instance, InstanceError, parse_instance
 from planner.paths import set_path
 from planner.report import money
 from planner.results import TERMS
+
+if TYPE_CHECKING:  # matplotlib costs ~0.4 s, which no other command (nor a sweep without a plot) should pay
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
 USES = ("training", "inference", "lease", "idle")
 COLUMNS = ["status", "objective", *TERMS, *(f"gpus_{u}" for u in USES), "accepted", "note"]
@@ -32,6 +35,8 @@ NUMERIC = ["objective", *TERMS, *(f"gpus_{u}" for u in USES)]
 INVALID = "invalid"  # status of a point whose instance fails validation (not a solver status)
 MAX_POINTS = 10_000  # a typo in STEP should not queue a million solves
 GRID_TOL = 1e-9
+MONEY_FIELDS = {"price_per_gpu_hour", "payment_per_period", "value_per_unit_hour", "energy_price_per_mwh",
+                "capex_per_gpu"}
 
 
 # ----- the grid -----------------------------------------------------------------------------
@@ -66,55 +71,51 @@ def parse_vary(text: str) -> tuple[str, list[float]]:
 # ----- solving the points -------------------------------------------------------------------
 
 
-def sweep(inst: Instance, path: str, values: list[float], solver: str = "highs", workers: int | None = None,
-          progress: bool = True) -> pd.DataFrame:
-    """Solve the instance at every value: one row per point, in order; a bad point gets a status, not an error.
+Axis = tuple[str, list[float]]  # a field path and its values, as parse_vary returns them
 
-    Points are solved by `workers` processes (default: one per core); `workers=1` solves them in this one.
+
+def sweep(inst: Instance, axes: list[Axis], solver: str = "highs", workers: int | None = None,
+          cluster: str | None = None, progress: bool = True, **options: Any) -> pd.DataFrame:
+    """Solve the instance at every point of the grid of `axes`: one row per point, in order (the last
+    axis varies fastest), one column per axis first; a bad point gets a status, not an error.
+
+    Points are solved through planner.batch: on the Dask scheduler at `cluster`, else by `workers`
+    local processes (default: one per core; `workers=1` solves them in this one). `options` go to
+    every planner.api.solve call (e.g. `gap`, `time_limit`).
     An invalid point has status `invalid` and the validation problems in `note`; an infeasible one its
     status; both have empty numbers. A plan failing verification still raises: that is a bug, not a point.
     """
+    paths = [path for path, _ in axes]
+    if len(set(paths)) < len(paths):
+        raise ValueError(f"{paths}: each path may be varied once")
+    grid = list(itertools.product(*(values for _, values in axes)))
+    if len(grid) > MAX_POINTS:
+        raise ValueError(f"{len(grid):,} points, more than {MAX_POINTS:,}; use larger STEPs")
     data = inst.model_dump()
-    points = [set_path(data, path, v) for v in values]  # a bad path fails here, before any solve
-    workers = max(1, min(workers or os.cpu_count() or 1, len(points)))
-    with _bar(len(points), f"sweep {path}", progress) as advance:
-        rows = _serial(points, solver, advance) if workers == 1 else _parallel(points, solver, workers, advance)
+    points = [_point(data, zip(paths, cell)) for cell in grid]  # a bad path fails here, before any solve
+    rows = run_batch(functools.partial(_solve_point, solver=solver, **options), points, workers=workers, cluster=cluster,
+                     progress=f"sweep {' x '.join(paths)}" if progress else None)
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame.insert(0, path, [float(v) for v in values])
+    for i, path in reversed(list(enumerate(paths))):
+        frame.insert(0, path, [float(cell[i]) for cell in grid])
     return frame
 
 
-def _serial(points: list[dict], solver: str, advance: Callable[[], None]) -> list[dict]:
-    rows = []
-    for point in points:
-        rows.append(_solve_point(point, solver))
-        advance()
-    return rows
+def _point(data: dict, settings: Iterable[tuple[str, float]]) -> dict:
+    """The instance dict with every (path, value) of one grid point set."""
+    for path, value in settings:
+        data = set_path(data, path, value)
+    return data
 
 
-def _parallel(points: list[dict], solver: str, workers: int, advance: Callable[[], None]) -> list[dict]:
-    rows: list[dict] = [{}] * len(points)
-    # Spawn, not fork: a forked child inherits HiGHS's thread pool from a parent that has already solved,
-    # without its threads, and spins forever on its first solve.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        futures = {pool.submit(_solve_point, point, solver): i for i, point in enumerate(points)}
-        for future in as_completed(futures):
-            rows[futures[future]] = future.result()
-            advance()
-    finally:  # on an error or Ctrl-C, drop the queued points instead of solving them all first
-        pool.shutdown(cancel_futures=True)
-    return rows
-
-
-def _solve_point(data: dict, solver: str) -> dict:
+def _solve_point(data: dict, solver: str, **options: Any) -> dict:
     """One row of the frame (without the parameter value): status, objective, breakdown, split, accepted leases."""
     empty = {c: math.nan for c in NUMERIC} | {"accepted": "", "note": ""}
     try:
         inst = parse_instance(data)
     except InstanceError as err:
         return empty | {"status": INVALID, "note": "; ".join(f"{p or '(top level)'}: {m}" for p, m in err.problems)}
-    result = solve(inst, solver=solver)
+    result = solve(inst, solver=solver, **options)
     if not result.status.has_solution:
         return empty | {"status": result.status.value}
     per_use = result.allocations.groupby("use")["gpus"].sum().reindex(list(USES), fill_value=0) / inst.T
@@ -127,18 +128,6 @@ def _solve_point(data: dict, solver: str) -> dict:
         "accepted": ";".join(leases.loc[leases["accepted"].astype(bool), "name"]),
         "note": "",
     }
-
-
-@contextlib.contextmanager
-def _bar(total: int, label: str, enabled: bool) -> Iterator[Callable[[], None]]:
-    """A transient progress bar on stderr (stdout stays for data); yields the function that advances it."""
-    if not enabled:
-        yield lambda: None
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
 
 
 # ----- files --------------------------------------------------------------------------------
@@ -154,27 +143,39 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in NUMERIC})
 
 
-def plot(frame: pd.DataFrame, path: str, png_path: str | Path, title: str | None = None) -> None:
-    """Objective (top) and GPUs per use (bottom) against the parameter, as a PNG written atomically.
+def plot(frame: pd.DataFrame, paths: list[str], png_path: str | Path, title: str | None = None) -> None:
+    """The sweep as a PNG written atomically: lines against one parameter, a heatmap over two."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if len(paths) not in (1, 2):
+        raise ValueError(f"a sweep plot shows one or two parameters, not {len(paths)}")
+    fig = Figure(figsize=(9, 7), layout="constrained")
+    FigureCanvasAgg(fig)  # Agg renders off screen: no display needed
+    (_lines if len(paths) == 1 else _heatmap)(fig, frame, paths)
+    fig.suptitle(title or f"Sweep of {' x '.join(paths)}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    write_output(png_path, buffer.getvalue())
+
+
+def _lines(fig: Figure, frame: pd.DataFrame, paths: list[str]) -> None:
+    """Objective (top) and GPUs per use (bottom) against the parameter.
 
     Dotted lines mark where the set of accepted leases changes, between the two points around the flip.
     """
-    # Imported here: matplotlib costs ~0.4 s, which no other command (nor a sweep without a plot) should pay.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-
-    fig = Figure(figsize=(9, 7), layout="constrained")
-    FigureCanvasAgg(fig)  # Agg renders off screen: no display needed
+    path = paths[0]
     top, bottom = fig.subplots(2, 1, sharex=True)
     x = frame[path].to_numpy(dtype=float)
     top.plot(x, frame["objective"].to_numpy(dtype=float), marker="o", color="black")
-    top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money(v)))
+    top.yaxis.set_major_formatter(_money_ticks())
     top.set_ylabel("objective (net value of the horizon)")
     top.grid(alpha=0.3)
     bottom.stackplot(x, *(frame[f"gpus_{u}"].to_numpy(dtype=float) for u in USES), labels=USES, alpha=0.8)
     bottom.set_ylabel("GPUs per use (average over periods)")
     bottom.set_xlabel(path)
+    if is_money(path):
+        bottom.xaxis.set_major_formatter(_money_ticks())
     bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # outside: never over data
     bottom.grid(alpha=0.3)
     for at, accepted in _flips(frame, path):
@@ -182,14 +183,75 @@ def plot(frame: pd.DataFrame, path: str, png_path: str | Path, title: str | None
             ax.axvline(at, color="grey", linestyle=":")
         top.annotate(f"accepted: {accepted or 'none'}", (at, 1.0), xycoords=("data", "axes fraction"),
                      rotation=90, va="top", ha="right", fontsize="small", color="grey")
-    fig.suptitle(title or f"Sweep of {path}")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    write_output(png_path, buffer.getvalue())
 
 
 def _flips(frame: pd.DataFrame, path: str) -> list[tuple[float, str]]:
     """(midpoint, new accepted set) wherever consecutive solved points accept different leases."""
     solved = frame[frame["objective"].notna()]
     points = list(zip(solved[path], solved["accepted"]))
-    return [((x0 + x1) / 2, a1) for (x0, a0), (x1, a1) in zip(points, points[1:]) if a0 != a1]
+    return [((x0 + x1) / 2, a1) for (x0, a0), (x1, a1) in itertools.pairwise(points) if a0 != a1]
+
+
+def _heatmap(fig: Figure, frame: pd.DataFrame, paths: list[str]) -> None:
+    """The objective over the grid (first parameter across, second up), each region of one accepted-lease
+    set (or one status, where nothing was solved) outlined in white and labelled at its middle cell."""
+    from matplotlib.collections import LineCollection
+    from scipy import ndimage
+
+    xs, ys = (np.unique(frame[p].to_numpy(dtype=float)) for p in paths)
+    cells = frame.assign(region=regions(frame))
+
+    def grid(column: str) -> np.ndarray:
+        return cells.pivot(index=paths[1], columns=paths[0], values=column).reindex(index=ys, columns=xs).to_numpy()
+
+    xe, ye = _edges(xs), _edges(ys)
+    ax = fig.subplots()
+    ax.set_facecolor("lightgrey")  # unsolved cells (NaN objective) show through
+    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(grid("objective").astype(float)), cmap="viridis")
+    fig.colorbar(mesh, ax=ax, label="objective (net value of the horizon)", format=_money_ticks())
+    region = grid("region").astype(object)
+    across = [[(xe[i + 1], ye[j]), (xe[i + 1], ye[j + 1])] for j, i in zip(*np.nonzero(region[:, 1:] != region[:, :-1]))]
+    up = [[(xe[i], ye[j + 1]), (xe[i + 1], ye[j + 1])] for j, i in zip(*np.nonzero(region[1:, :] != region[:-1, :]))]
+    ax.add_collection(LineCollection(across + up, colors="white", linewidths=2))
+    for name in dict.fromkeys(region.ravel()):
+        components, count = ndimage.label(region == name)
+        for k in range(1, count + 1):
+            j, i = _middle(np.argwhere(components == k))
+            ax.text((xe[i] + xe[i + 1]) / 2, (ye[j] + ye[j + 1]) / 2, name, ha="center", va="center",
+                    fontsize="small", bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
+    ax.set_xlabel(paths[0])
+    ax.set_ylabel(paths[1])
+    for axis, path in ((ax.xaxis, paths[0]), (ax.yaxis, paths[1])):
+        if is_money(path):
+            axis.set_major_formatter(_money_ticks())
+
+
+def regions(frame: pd.DataFrame) -> pd.Series:
+    """The heatmap's region of each point: its accepted leases (`none` if none), or its status if unsolved."""
+    solved = frame["objective"].notna()
+    return frame["accepted"].where(~solved | (frame["accepted"] != ""), "none").where(solved, frame["status"])
+
+
+def _edges(values: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted grid values: midway between neighbours, half a step beyond the ends."""
+    if len(values) == 1:
+        half = 0.5 * (abs(values[0]) or 1.0)
+        return np.array([values[0] - half, values[0] + half])
+    mids = (values[1:] + values[:-1]) / 2
+    return np.concatenate([[2 * values[0] - mids[0]], mids, [2 * values[-1] - mids[-1]]])
+
+
+def _middle(cells: np.ndarray) -> tuple[int, int]:
+    """The cell of a region nearest its centroid (inside the region, even for an L shape)."""
+    return tuple(cells[np.argmin(((cells - cells.mean(axis=0)) ** 2).sum(axis=1))])
+
+
+def is_money(path: str) -> bool:
+    """Whether a field path names an amount of money (its axis is labelled in $)."""
+    return any(part in MONEY_FIELDS for part in path.split("."))
+
+
+def _money_ticks() -> FuncFormatter:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _: money(v))

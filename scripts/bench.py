@@ -2,6 +2,7 @@
 
     python scripts/bench.py                                   # S M L XL x highs scip, 3 repetitions
     python scripts/bench.py --sizes S M --solvers highs cbc scip cpsat --reps 5 --out bench
+    python scripts/bench.py --sweep --out bench/sweep        # a 40-point M sweep: 1, 2 workers, Dask
 
 Each size is solved to the gap of its target (GAPS; --gap overrides), within its time limit.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -102,10 +104,53 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def machine() -> str:
-    import os
-
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+SWEEP = "leases.vantage-ml-scalar.price_per_gpu_hour=1.6:5.5:0.1"  # 40 points of the generated M fleet
+
+
+def sweep_bench(size: str, seed: int, vary: str) -> pd.DataFrame:
+    """One sweep (`vary`, SWEEP for M) of the generated fleet, timed with 1 and 2 local workers and on a local Dask
+    cluster of 2 single-threaded worker processes (started before the clock: a cluster is already up
+    when a user sends it a batch; a local pool starts with its batch, so its start-up is counted).
+    Each point is solved to the size's target gap within its time limit, as in the ladder."""
+    from distributed import LocalCluster
+
+    from planner import parse_instance
+    from planner.sweep import parse_vary, sweep
+
+    sys.path.insert(0, str(HERE))
+    from generate_instance import generate
+
+    inst, axes = parse_instance(generate(size, seed), f"{size}-seed{seed}"), [parse_vary(vary)]
+    options = {"gap": GAPS[size], "time_limit": TIME_LIMITS[size]}
+    runs = []
+
+    def timed(engine: str, **where: object) -> None:
+        load, start = os.getloadavg()[0], time.perf_counter()
+        frame = sweep(inst, axes, progress=False, **where, **options)
+        runs.append({"engine": engine, "points": len(frame), "seconds": time.perf_counter() - start,
+                     "solved": int(frame["objective"].notna().sum()), "load_before": load,
+                     "load_after": os.getloadavg()[0], "objective_sum": frame["objective"].sum()})
+        print(f"{engine}: {runs[-1]['seconds']:.1f} s, load {load:.1f} -> {runs[-1]['load_after']:.1f}", file=sys.stderr)
+
+    timed("local, 1 worker", workers=1)
+    timed("local, 2 workers", workers=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        timed("Dask, 2 workers", cluster=cluster.scheduler_address)
+    frame = pd.DataFrame(runs)
+    frame["speedup_vs_1"] = frame["seconds"].iloc[0] / frame["seconds"]
+    return frame
+
+
+def sweep_markdown(frame: pd.DataFrame) -> str:
+    lines = ["| engine | points | solved | seconds | x 1 worker | load avg before -> after |", "|" + "---|" * 6]
+    for r in frame.itertuples(index=False):
+        lines.append(f"| {r.engine} | {r.points} | {r.solved} | {r.seconds:.1f} | {r.speedup_vs_1:.2f} "
+                     f"| {r.load_before:.1f} -> {r.load_after:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -116,11 +161,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gap", type=float, help=f"relative gap for every size (default per size: {GAPS})")
     parser.add_argument("--out", type=Path, default=Path("bench"))
+    parser.add_argument("--sweep", action="store_true", help="time a sweep (--vary) on the first size (M)")
+    parser.add_argument("--vary", default=SWEEP, help=f"the swept parameter with --sweep [default: {SWEEP}]")
     parser.add_argument("--one", nargs=5, metavar=("SIZE", "SOLVER", "SEED", "TIME_LIMIT", "GAP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         size, solver, seed, limit, gap = args.one
         print(json.dumps(run_one(size, solver, int(seed), float(limit), float(gap))))
+        return
+    if args.sweep:
+        size = args.sizes[0] if args.sizes != parser.get_default("sizes") else "M"
+        frame = sweep_bench(size, args.seed, args.vary)
+        args.out.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(args.out / "sweep.csv", index=False)
+        text = f"Measured on {machine()}; {args.vary} on {size} seed {args.seed}, one run each.\n\n" + sweep_markdown(frame)
+        (args.out / "sweep.md").write_text(text)
+        print(text)
         return
     runs = []
     for size in args.sizes:

@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import copy
 import math
+import time
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from planner import parse_instance
+from planner.cli import cli
 from planner.paths import set_path
-from planner.sweep import parse_vary, plot, read_csv, sweep, write_csv
+from planner.sweep import _edges, _heatmap, is_money, parse_vary, plot, read_csv, regions, sweep, write_csv
 
 TINY = {
     "name": "sweep-tiny",
@@ -52,7 +58,7 @@ def hand(p: float) -> dict:
 @pytest.fixture(scope="module")
 def price_sweep() -> pd.DataFrame:
     path, values = parse_vary(f"{PRICE}=0:3:0.25")
-    return sweep(parse_instance(TINY), path, values, workers=1, progress=False)
+    return sweep(parse_instance(TINY), [(path, values)], workers=1, progress=False)
 
 
 # ----- parse_vary ---------------------------------------------------------------------------
@@ -179,30 +185,30 @@ def test_sweep_flips_at_the_hand_break_even(price_sweep):
 
 def test_invalid_and_infeasible_points_get_a_status_not_an_exception():
     inst = parse_instance(TINY)
-    frame = sweep(inst, PRICE, [-1.0, 2.0], workers=1, progress=False)
+    frame = sweep(inst, [(PRICE, [-1.0, 2.0])], workers=1, progress=False)
     assert frame["status"].tolist() == ["invalid", "optimal"]
     assert frame.loc[0, "note"] == "leases[0].price_per_gpu_hour: -1 is outside the supported range [0, 1e6]"
     assert frame.loc[0, ["objective", "gpus_lease"]].isna().all() and frame.loc[0, "accepted"] == ""
     assert frame.loc[1, "objective"] == pytest.approx(16 * 2.0 + 10)
     # min_units 12 of serving capacity per period: 10 GPUs cannot provide it.
-    frame = sweep(inst, "inference.chat.min_units", [4.0, 12.0], workers=1, progress=False)
+    frame = sweep(inst, [("inference.chat.min_units", [4.0, 12.0])], workers=1, progress=False)
     assert frame["status"].tolist() == ["optimal", "infeasible"]
     assert math.isnan(frame.loc[1, "objective"])
 
 
 def test_a_bad_path_fails_before_any_solve():
     with pytest.raises(ValueError, match="no leases named 'other'"):
-        sweep(parse_instance(TINY), "leases.other.price_per_gpu_hour", [1.0], progress=False)
+        sweep(parse_instance(TINY), [("leases.other.price_per_gpu_hour", [1.0])], progress=False)
 
 
 def test_serial_and_parallel_sweeps_agree(price_sweep):
     """Also after this process has solved (the serial sweep): forked workers would hang in HiGHS then."""
-    parallel = sweep(parse_instance(TINY), PRICE, price_sweep[PRICE].tolist(), workers=2, progress=False)
+    parallel = sweep(parse_instance(TINY), [(PRICE, price_sweep[PRICE].tolist())], workers=2, progress=False)
     pd.testing.assert_frame_equal(parallel, price_sweep)
 
 
 def test_csv_round_trip(tmp_path, price_sweep):
-    frame = pd.concat([price_sweep, sweep(parse_instance(TINY), PRICE, [-1.0], workers=1, progress=False)],
+    frame = pd.concat([price_sweep, sweep(parse_instance(TINY), [(PRICE, [-1.0])], workers=1, progress=False)],
                       ignore_index=True)  # an invalid row: empty numbers, a note with quotes and commas
     target = tmp_path / "sweep.csv"
     write_csv(frame, target)
@@ -212,7 +218,127 @@ def test_csv_round_trip(tmp_path, price_sweep):
 
 def test_plot_writes_a_png(tmp_path, price_sweep):
     target = tmp_path / "sweep.png"
-    plot(price_sweep, PRICE, target)
+    plot(price_sweep, [PRICE], target)
     assert target.read_bytes()[:8] == PNG_MAGIC
     assert target.stat().st_size > 10_000
     assert [p.name for p in tmp_path.iterdir()] == ["sweep.png"]
+
+
+# ----- two-parameter grids ------------------------------------------------------------------
+
+MIN_UNITS = "inference.chat.min_units"
+
+
+@pytest.fixture(scope="module")
+def grid_sweep() -> pd.DataFrame:
+    return sweep(parse_instance(TINY), [(PRICE, [1.0, 2.0, 3.0]), (MIN_UNITS, [0.0, 2.0, 4.0, 12.0])], workers=1,
+                 progress=False)
+
+
+def test_a_grid_solves_every_pair_with_both_columns(grid_sweep):
+    """Hand: with the offer (8 GPUs), 2 GPUs serve at most 2 units, so min_units 4 rules the offer out and
+    min_units 12 is infeasible (10 GPUs); otherwise the objective is max(34, 16p + 10) as in the 1-D sweep."""
+    frame = grid_sweep
+    assert list(frame.columns[:3]) == [PRICE, MIN_UNITS, "status"]
+    assert list(zip(frame[PRICE], frame[MIN_UNITS])) == [(p, u) for p in (1.0, 2.0, 3.0) for u in (0, 2, 4, 12)]
+    solved = frame[frame[MIN_UNITS] < 12]
+    expected = [34.0 if u == 4 else max(34.0, 16 * p + 10) for p, u in zip(solved[PRICE], solved[MIN_UNITS])]
+    assert solved["objective"].tolist() == pytest.approx(expected, rel=1e-9)
+    assert frame.loc[frame[MIN_UNITS] == 12, "status"].eq("infeasible").all()
+    assert regions(frame).tolist() == ["none", "none", "none", "infeasible", *(["offer", "offer", "none",
+                                                                                "infeasible"] * 2)]
+
+
+def test_a_grid_is_the_same_in_parallel(grid_sweep):
+    axes = [(PRICE, [1.0, 2.0, 3.0]), (MIN_UNITS, [0.0, 2.0, 4.0, 12.0])]
+    pd.testing.assert_frame_equal(sweep(parse_instance(TINY), axes, workers=2, progress=False), grid_sweep)
+
+
+def test_grid_errors():
+    inst = parse_instance(TINY)
+    with pytest.raises(ValueError, match="each path may be varied once"):
+        sweep(inst, [(PRICE, [1.0]), (PRICE, [2.0])], progress=False)
+    with pytest.raises(ValueError, match="10,100 points, more than 10,000"):
+        sweep(inst, [(PRICE, [1.0] * 101), (MIN_UNITS, [1.0] * 100)], progress=False)
+
+
+def test_heatmap_png(tmp_path, grid_sweep):
+    target = tmp_path / "grid.png"
+    plot(grid_sweep, [PRICE, MIN_UNITS], target)
+    assert target.read_bytes()[:8] == PNG_MAGIC and target.stat().st_size > 10_000
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]
+
+
+def test_heatmap_regions_are_outlined_and_labelled(grid_sweep):
+    """Each connected region of one accepted set (or status) gets one label; boundaries run between cells."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure()
+    _heatmap(fig, grid_sweep, [PRICE, MIN_UNITS])
+    ax = fig.axes[0]
+    # none: the price-1 column plus the min_units-4 row (one L-shaped region); offer: p 2..3 x u 0..2.
+    assert sorted(t.get_text() for t in ax.texts) == ["infeasible", "none", "offer"]
+    segments = ax.collections[-1].get_segments()
+    assert len(segments) == 2 + 2 + 3  # offer|none across (2), offer|none up (2), solved|infeasible up (3)
+    assert ax.xaxis.get_major_formatter()(2.0, 0) == "$2.00"  # a price: money on its axis
+    assert not isinstance(ax.yaxis.get_major_formatter(), FuncFormatter)  # units: plain numbers
+
+
+@pytest.mark.parametrize("path, money", [
+    ("leases.x.price_per_gpu_hour", True), ("leases.x.price_per_gpu_hour.H100", True),
+    ("leases.x.payment_per_period", True), ("sites.s.energy_price_per_mwh", True),
+    ("training.run.value_per_unit_hour", True), ("sites.s.power_mw", False), ("horizon.discount_rate", False),
+])
+def test_money_axes(path, money):
+    assert is_money(path) is money
+
+
+def test_edges_surround_every_value():
+    assert _edges(np.array([1.0, 2.0, 4.0])).tolist() == [0.5, 1.5, 3.0, 5.0]
+    assert _edges(np.array([2.0])).tolist() == [1.0, 3.0]
+
+
+# ----- the command --------------------------------------------------------------------------
+
+
+def invoke(tmp_path: Path, *args: str, env: dict | None = None):
+    instance = tmp_path / "tiny.yaml"
+    instance.write_text(yaml.safe_dump(TINY))
+    result = CliRunner().invoke(cli, ["sweep", str(instance), *args], env=env)
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_cli_grid_writes_both_columns_and_a_heatmap(tmp_path):
+    result = invoke(tmp_path, "--vary", f"{PRICE}=1:3:1", "--vary", f"{MIN_UNITS}=0:4:2", "--workers", "1",
+                    "-o", tmp_path / "g.csv")
+    assert result.exit_code == 0, result.output
+    frame = read_csv(tmp_path / "g.csv")
+    assert list(frame.columns[:2]) == [PRICE, MIN_UNITS] and len(frame) == 9
+    assert (tmp_path / "g.png").read_bytes()[:8] == PNG_MAGIC
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vary", f"{PRICE}=1:2:1"] * 3, "--vary: given 3 times; a sweep varies one or two parameters"),
+    (["--vary", f"{PRICE}=1:2:1", "--workers", "2", "--cluster", "tcp://127.0.0.1:9"],
+     "--workers 2: the cluster tcp://127.0.0.1:9 decides how many solves run at once"),
+    (["--vary", f"{PRICE}=1:2:1", "--vary", f"{PRICE}=1:2:1"], "each path may be varied once"),
+])
+def test_cli_usage_errors(tmp_path, args, message):
+    result = invoke(tmp_path, *args, "-o", tmp_path / "x.csv")
+    assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_cli_unreachable_cluster_is_exit_2_naming_it_within_10_s(tmp_path, how):
+    address = "tcp://127.0.0.1:9"
+    start = time.monotonic()
+    result = invoke(tmp_path, "--vary", f"{PRICE}=1:2:1", "-o", tmp_path / "x.csv",
+                    *(["--cluster", address] if how == "option" else []),
+                    env={"PLANNER_CLUSTER": address} if how == "environment" else None)
+    assert time.monotonic() - start < 10
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"planner: cluster {address}: cannot reach a Dask scheduler there")
+    assert not (tmp_path / "x.csv").exists()

@@ -119,3 +119,18 @@ def _highs_lp(lm: LinearModel) -> tuple[highspy.HighsLp, float]:
     if integer.any():
         lp.integrality_ = np.where(integer, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous).tolist()
     return lp, scale
+
+
+def start_scheduler(threads: int) -> None:
+    """Size HiGHS's process-wide thread scheduler now. HiGHS sizes it at the first run in a process and
+    refuses other sizes later, so a batch worker calls this before its first task: one thread a task,
+    and the tasks, not HiGHS's threads, fill the cores."""
+    lp = highspy.HighsLp()
+    lp.num_col_ = 1
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.zeros(1), np.zeros(1), np.ones(1)
+    with native_output(False):
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", int(threads))
+        h.passModel(lp)
+        h.run()
