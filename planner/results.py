@@ -104,7 +104,7 @@ def extract(m: PlanModel, report: SolverReport, build_seconds: float = 0.0) -> P
     result.leases = _leases(m, x)
     result.site_power = _site_power(m, result.allocations)
     if with_fees(m.instance):
-        result.lease_ends = lease_ends(m, x)
+        result.lease_ends = lease_ends(m, x, dict(zip(result.leases["name"], result.leases["accepted"])))
     result.consumers = consumer_outcomes(inst, result.allocations)
     return result
 
@@ -114,10 +114,13 @@ def with_fees(inst) -> bool:
     return any(lease.termination is not None for lease in inst.leases)
 
 
-def lease_ends(m: PlanModel, x: np.ndarray) -> list[dict]:
-    """Accepted leases that end before their term: by the operator (an end binary set), else by the lessee."""
+def lease_ends(m: PlanModel, x: np.ndarray, accepted: dict[str, bool]) -> list[dict]:
+    """Accepted leases (as reported: a per-GPU lease holding no GPU is not, even if its acceptance column
+    is set) that end before their term: by the operator (an end binary set), else by the lessee."""
     out = []
     for k, ends in m.ends.items():
+        if not accepted[m.instance.leases[k].name]:
+            continue
         chosen = ends.choices[x[ends.end] > 0.5]
         if len(chosen):
             out.append({"lease": m.instance.leases[k].name, "period": int(chosen[0]), "by": "operator"})
@@ -216,7 +219,7 @@ def extract_scenarios(sm: StochasticModel, report: SolverReport, build_seconds: 
         "scenarios": [
             {"name": c.name, "probability": c.probability, "objective": float(part.objective),
              "breakdown": {t: float(part.breakdown.get(t, 0.0)) for t in terms},
-             "lease_ends": lease_ends(m, sm.scenario_x(x, s)),
+             "lease_ends": lease_ends(m, sm.scenario_x(x, s), dict(zip(leases["name"], leases["accepted"]))),
              "lease_revenue": dict(zip(part.leases["name"], part.leases["revenue"].astype(float)))}
             for s, (c, m, part) in enumerate(zip(sm.cases, sm.models, parts))
         ],
