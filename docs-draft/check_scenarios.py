@@ -14,7 +14,8 @@ stochastic model lands on main; then `planner validate` and `planner solve --met
    with R = 0 (SPEC section 6, `evpi`).
    Exact only when a choice leaves no other first-stage coupling between scenarios (the script
    prints each choice's period-0 allocation per scenario so that can be checked by eye).
-3. E, CVaR_alpha and F for each choice, and EVPI = F(V*) - F(best choice).
+3. E, CVaR_alpha and F for each choice; EVPI = F(V*) - F(best choice); VSS = F(best choice) -
+   F(the choice that is best for the file's own instance, solved as one scenario).
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ def deterministic(data: dict) -> dict:
     return out
 
 
-def scenario_instance(data: dict, scenario: dict) -> dict:
-    out = deterministic(data)
+def scenario_instance(raw: dict, scenario: dict) -> dict:
+    """The file with the scenario's `set` applied (termination rights kept), validated without them."""
+    out = {k: v for k, v in raw.items() if k != "uncertainty"}
     for path, value in (scenario.get("set") or {}).items():
         out = set_path(out, path, value)
-    parse_instance(out, f"scenario {scenario['name']}")
+    parse_instance(deterministic(out), f"scenario {scenario['name']}")
     return out
 
 
@@ -95,10 +97,6 @@ def main(path: str) -> None:
     print(f"probabilities add up to {probs.sum():.12f}")
     data = {s["name"]: scenario_instance(raw, s) for s in scenarios}
     print("every scenario's instance validates")
-    for s in scenarios:  # keep the termination entry (the solve never sees it: with_lease drops it)
-        for lease, src in zip(data[s["name"]]["leases"], raw["leases"]):
-            if "termination" in src:
-                lease["termination"] = src["termination"]
     choices = [None, *raw["leases"]]
     table = {}
     for choice in choices:
@@ -110,19 +108,25 @@ def main(path: str) -> None:
                 exit_at = (s.get("lessee_exits") or {}).get(label)
                 v, how = value(data[s["name"]], lease, exit_at, reveal_at)
                 row.append(v)
-                print(f"{kind:8s} {label:22s} {s['name']:10s} V = {v / 1e9:9.4f} B  ({how})")
+                print(f"{kind:8s} {label:22s} {s['name']:10s} V = {v:18,.1f}  ({how})")
             table[label, kind] = np.array(row)
-    print(f"\nreveal {reveal}, alpha {alpha}; F = (1 - w) E + w CVaR")
+    base = scenario_instance(raw, {"name": "the file's instance"})
+    lease_of = {x["name"]: x for x in base["leases"]}
+    single = max(choices, key=lambda c: value(base, c and lease_of[c["name"]], None, 0)[0])
+    single = "none" if single is None else single["name"]
+    print(f"\nthe file's instance alone (no scenarios) is best with first stage: {single}")
+    print(f"reveal {reveal}, alpha {alpha}; F = (1 - w) E + w CVaR")
     for (label, kind), v in table.items():
         if kind == "plan":
-            print(f"{label:22s} E = {probs @ v / 1e9:9.4f} B   CVaR = {cvar(v, probs, alpha) / 1e9:9.4f} B")
+            print(f"{label:22s} E = {probs @ v:,.1f}   CVaR = {cvar(v, probs, alpha):,.1f}")
     for weight in sorted({0.0, w, 0.25, 0.5, 1.0}):
         f = {label: (1 - weight) * probs @ v + weight * cvar(v, probs, alpha) for (label, kind), v in table.items() if kind == "plan"}
         best = max(f, key=f.get)
         vstar = np.max([v for (label, kind), v in table.items() if kind == "perfect"], axis=0)
         f_star = (1 - weight) * probs @ vstar + weight * cvar(vstar, probs, alpha)
-        print(f"w = {weight:4.2f}: best first stage {best} F = {f[best] / 1e9:.4f} B; "
-              f"V* = {np.round(vstar / 1e9, 4)} B, F(V*) = {f_star / 1e9:.4f} B, EVPI = {(f_star - f[best]) / 1e9:.4f} B")
+        print(f"w = {weight:4.2f}: best first stage {best} F = {f[best]:,.1f}; "
+              f"V* = {np.round(vstar, 1)}, F(V*) = {f_star:,.1f}, EVPI = {(f_star - f[best]):,.1f}, "
+              f"VSS = {f[best] - f[single]:,.1f}")
 
 
 if __name__ == "__main__":
