@@ -89,7 +89,8 @@ def cvar(values: np.ndarray, probs: np.ndarray, alpha: float) -> float:
 
 
 def main(path: str) -> None:
-    raw = yaml.safe_load(open(path))
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
     unc = raw["uncertainty"]
     reveal, alpha, w = unc.get("reveal_period", 0), unc.get("cvar_alpha", 0.9), unc.get("risk_weight", 0.0)
     scenarios = unc["scenarios"]
