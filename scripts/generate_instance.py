@@ -29,7 +29,7 @@ import csv
 import json
 import math
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -72,15 +72,18 @@ class Knobs:
 class ScenarioKnobs:
     """SPEC section 6 for a synthetic fleet; no `uncertainty` at all when scenarios is 0."""
 
-    scenarios: int = 0
-    reveal_period: int | None = None  # default: a quarter of the horizon
-    demand_spread: float = 0.3  # inference demand x U(1 - spread, 1 + spread) from the reveal period on
-    price_spread: float = 0.2  # open per-GPU lease prices and training values x U(1 - spread, 1 + spread)
-    power_cuts: float = 0.1  # chance that a site loses 10-50% of its power in a scenario
-    exits: float = 0.05  # chance that a lessee ends its lease early in a scenario
-    terminations: float = 0.2  # share of leases (of two periods or more) with an operator termination right
-    risk_weight: float = 0.0
-    cvar_alpha: float = 0.9
+    scenarios: int = field(default=0, metadata={"help": "number of scenarios (0: no uncertainty section)"})
+    reveal_period: int | None = field(default=None, metadata={"help": "when the scenario is known (default: T // 4)"})
+    demand_spread: float = field(default=0.3, metadata={
+        "help": "inference demand x U(1 - spread, 1 + spread) from the reveal period on"})
+    price_spread: float = field(default=0.2, metadata={
+        "help": "open per-GPU lease prices and training values x U(1 - spread, 1 + spread)"})
+    power_cuts: float = field(default=0.1, metadata={"help": "chance that a site loses 10-50%% of its power in a scenario"})
+    exits: float = field(default=0.05, metadata={"help": "chance that a lessee ends its lease early in a scenario"})
+    terminations: float = field(default=0.2, metadata={
+        "help": "share of the leases (of two periods or more) with an operator termination right"})
+    risk_weight: float = field(default=0.0, metadata={"help": "weight of CVaR in the objective"})
+    cvar_alpha: float = field(default=0.9, metadata={"help": "CVaR is the mean of the worst 1 - alpha"})
 
     def __post_init__(self) -> None:
         shares = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("scenarios", "reveal_period")}
@@ -726,8 +729,8 @@ def main(argv: list[str] | None = None) -> None:
     knobs = [f for f in fields(Knobs) if f.name != "family"] + list(fields(ScenarioKnobs))
     for f in knobs:
         kind = float if "float" in str(f.type) else int
-        default = getattr(ScenarioKnobs(), f.name, None)
-        what = f"override the preset's {f.name}" if default is None else f"{f.name} (default {default})"
+        what = (f"override the preset's {f.name}" if "help" not in f.metadata
+                else f.metadata["help"] + ("" if f.default is None else f" (default {f.default})"))
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, help=what)
     args = parser.parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in knobs if getattr(args, f.name) is not None}
