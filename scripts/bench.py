@@ -3,12 +3,17 @@
     python scripts/bench.py                                   # S M L XL x highs scip, 3 repetitions
     python scripts/bench.py --sizes S M --solvers highs cbc scip cpsat --reps 5 --out bench
     python scripts/bench.py --sweep --out bench/sweep        # a 40-point M sweep: 1, 2 workers, Dask
+    python scripts/bench.py --scenarios 1 5 20 50 --reps 1 --out bench/scenarios   # SPEC section 6
 
 Each size is solved to the gap of its target (GAPS; --gap overrides), within its time limit.
 
 Every (size, solver, repetition) runs in a fresh process, so peak memory (max RSS) is its own.
 Instances come from scripts/generate_instance.py (seed 0 unless --seed). Writes bench/results.csv
 (one row per run) and bench/results.md (medians per size and solver), and prints the table.
+
+With --scenarios, the scenario bench instead: the M fleet with that many scenarios (the generator's
+scenario knobs at their defaults), each solved by `planner.solve` to a proven gap of 1e-3 within a
+generous time limit; writes scenarios.csv and scenarios.md (time, CPU time, gap, peak memory per count).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 TIME_LIMITS = {"S": 60.0, "M": 60.0, "L": 60.0, "XL": 120.0}
 GAPS = {"S": 1e-4, "M": 1e-4, "L": 1e-3, "XL": 1e-3}  # the issue's targets: M proven to 1e-4, L within 0.1%
+SCENARIO_SIZE, SCENARIO_GAP, SCENARIO_TIME_LIMIT = "M", 1e-3, 1200.0
+SCENARIO_TARGETS = {20: 60.0, 50: 300.0}  # issue 9: seconds on 2 cores, and peak memory <= 4 GB
 
 
 def run_one(size: str, solver: str, seed: int, time_limit: float, gap: float) -> dict:
@@ -103,6 +110,75 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_scenarios_one(n: int, seed: int, time_limit: float, gap: float) -> dict:
+    """One measured scenario solve, in this process: generate the M fleet with n scenarios, solve, verify."""
+    sys.path.insert(0, str(HERE))
+    from generate_instance import generate
+
+    from planner import parse_instance, solve
+    from planner.verify import check
+
+    start = time.perf_counter()
+    inst = parse_instance(generate({"size": SCENARIO_SIZE, "scenarios": n}, seed), f"{SCENARIO_SIZE}-{n}sc-seed{seed}")
+    load_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    result = solve(inst, gap=gap, time_limit=time_limit, check=False)  # checked below: a plan that fails is
+    violations = check(inst, result.to_dict()) if result.status.has_solution else []  # still timed
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # CPU seconds too: the 2 cores are shared
+    return {
+        "scenarios": n, "seed": seed, "status": result.status.value, "objective": result.objective,
+        "best_bound": result.best_bound, "mip_gap": result.mip_gap, "load_s": load_seconds,
+        "solve_s": result.solve_seconds, "end_to_end_s": time.perf_counter() - start,
+        "verified": result.status.has_solution and not violations, "violations": "; ".join(map(str, violations[:3])),
+        "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def measure_scenarios(n: int, seed: int, time_limit: float, gap: float) -> dict:
+    """One scenario solve in a fresh interpreter (its own peak memory), read back as JSON."""
+    cmd = [sys.executable, __file__, "--scenario-one", str(n), str(seed), str(time_limit), str(gap)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"scenarios": n, "seed": seed, "status": "error", "error": done.stderr.strip()[-500:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def scenario_markdown(runs: pd.DataFrame) -> str:
+    """Medians per scenario count, with the issue's target where it has one."""
+    head = "| scenarios | status | load s | solve s | end-to-end s | CPU s | target s | gap | peak MB | verified |"
+    lines = [head, "|" + "---|" * 10]
+    for n, group in runs.groupby("scenarios", sort=True):
+        ok = group[group["status"] != "error"]
+        if ok.empty:
+            lines.append(f"| {n} | error | - | - | - | - | {SCENARIO_TARGETS.get(n, '-')} | - | - | 0/{len(group)} |")
+            continue
+        gap = ok["mip_gap"].median()
+        lines.append(
+            f"| {n} | {'/'.join(sorted(set(ok['status'])))} | {ok['load_s'].median():.2f} | {ok['solve_s'].median():.2f} "
+            f"| {ok['end_to_end_s'].median():.2f} | {ok['cpu_s'].median():.2f} | {SCENARIO_TARGETS.get(n, '-')} "
+            f"| {'-' if pd.isna(gap) else format(gap, '.1e')} | {ok['peak_mb'].max():.0f} "
+            f"| {int(ok['verified'].sum())}/{len(group)} |")
+    return "\n".join(lines) + "\n"
+
+
+def scenario_bench(counts: list[int], seed: int, reps: int, out: Path) -> None:
+    """The scenario bench: every count `reps` times, each run in a fresh process; CSV + markdown."""
+    runs = []
+    for n in counts:
+        for rep in range(reps):
+            row = measure_scenarios(n, seed, SCENARIO_TIME_LIMIT, SCENARIO_GAP)
+            runs.append(row)
+            print(f"{n} scenarios #{rep + 1}: {row['status']} {row.get('end_to_end_s', float('nan')):.2f} s "
+                  f"gap {row.get('mip_gap')} {row.get('error', '')}", file=sys.stderr)
+    frame = pd.DataFrame(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "scenarios.csv", index=False)
+    text = (f"Measured on {machine()}; generated {SCENARIO_SIZE} fleet, seed {seed}, target gap {SCENARIO_GAP}, "
+            f"time limit {SCENARIO_TIME_LIMIT:.0f} s, {reps} repetitions, medians.\n\n" + scenario_markdown(frame))
+    (out / "scenarios.md").write_text(text)
+    print(text)
+
+
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
@@ -164,7 +240,17 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="time a sweep (--vary) on the first size (M)")
     parser.add_argument("--vary", default=SWEEP, help=f"the swept parameter with --sweep [default: {SWEEP}]")
     parser.add_argument("--one", nargs=5, metavar=("SIZE", "SOLVER", "SEED", "TIME_LIMIT", "GAP"), help=argparse.SUPPRESS)
+    parser.add_argument("--scenarios", nargs="+", type=int, metavar="N",
+                        help=f"run the scenario bench on the {SCENARIO_SIZE} fleet with these scenario counts instead")
+    parser.add_argument("--scenario-one", nargs=4, metavar=("N", "SEED", "TIME_LIMIT", "GAP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scenario_one:
+        n, seed, limit, gap = args.scenario_one
+        print(json.dumps(run_scenarios_one(int(n), int(seed), float(limit), float(gap))))
+        return
+    if args.scenarios:
+        scenario_bench(args.scenarios, args.seed, args.reps, args.out)
+        return
     if args.one:
         size, solver, seed, limit, gap = args.one
         print(json.dumps(run_one(size, solver, int(seed), float(limit), float(gap))))

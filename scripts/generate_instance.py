@@ -3,8 +3,9 @@
     python scripts/generate_instance.py --size M --seed 1 -o fleet.yaml
     python scripts/generate_instance.py --sites 10 --generations 6 --periods 12 --training 10 \\
         --inference 20 --leases 30 --signed-share 0.2 --deliveries 5 -o fleet.json
+    python scripts/generate_instance.py --size M --family lessor --scenarios 20 --power-cuts 0.2 -o s.yaml
 
-or `generate("M", seed=1)` / `generate({"size": "S", "periods": 6}, seed=1)` from Python.
+or `generate("M", seed=1)` / `generate({"size": "S", "periods": 6, "scenarios": 5}, seed=1)` from Python.
 
 Every number is drawn from the bands in planner/data/market_bands.csv (power, speeds, rental
 prices, capex) and the facility notes of planner/data/SOURCES.md (PUE, energy prices, terms).
@@ -12,6 +13,13 @@ Each consumer sees a realistic, small scope (a few sites and generations), so th
 sparse. Hard commitments (signed leases, required training runs, inference `min_units`) are
 sized from an explicit witness plan that uses at most half of any site's nodes and power, so
 every instance is feasible. The same knobs and seed always give the same file, byte for byte.
+
+A `--family` changes the fleet's structure (how its consumers split between training,
+inference and lease offers). With `--scenarios N` the instance gains SPEC section 6: N weighted
+scenarios (demand and price multipliers from the reveal period on, site power cuts, lessee
+exits) and operator termination rights on some leases. Scenarios come from their own random
+stream, so the fleet is the same whatever the scenario knobs; they keep the witness feasible
+(power is never cut below the witness's share, serving floors never scale up).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import csv
 import json
 import math
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +48,9 @@ WORKLOADS = ("pretrain", "finetune", "rl", "distill", "multimodal")
 LESSEES = ("orbital-labs", "nimbus-ai", "kestrel", "tessellate", "quanta-cloud", "lumen-research",
            "halcyon", "meridian-ai", "polaris-compute", "arbor-labs", "cobalt-cloud", "vantage-ml")
 TIER_VALUES = ((2.5, 3.5), (1.2, 2.0), (0.3, 0.8))  # USD per serving unit-hour: paid, free tier, batch
+# Shares of the consumers going to training and inference (the rest are lease offers), by family.
+FAMILIES = {"mixed": (0.15, 0.25), "lessor": (0.05, 0.15), "inference": (0.10, 0.55), "training": (0.35, 0.20)}
+SCENARIO_STREAM = 6  # the scenarios' own random stream (with the seed): the fleet never depends on them
 
 
 @dataclass(frozen=True)
@@ -54,13 +65,44 @@ class Knobs:
     leases: int
     signed_share: float = 0.15
     deliveries: int = 0
+    family: str = "mixed"  # a label: resolve_knobs splits a preset's consumers by FAMILIES[family]
 
 
-def _preset(sites: int, generations: int, periods: int, consumers: int, deliveries: int) -> Knobs:
-    """Split consumers about 15% training, 25% inference, 60% lease offers."""
-    training, inference = round(0.15 * consumers), round(0.25 * consumers)
+@dataclass(frozen=True)
+class ScenarioKnobs:
+    """SPEC section 6 for a synthetic fleet; no `uncertainty` at all when scenarios is 0."""
+
+    scenarios: int = field(default=0, metadata={"help": "number of scenarios (0: no uncertainty section)"})
+    reveal_period: int | None = field(default=None, metadata={"help": "when the scenario is known (default: T // 4)"})
+    demand_spread: float = field(default=0.3, metadata={
+        "help": "inference demand x U(1 - spread, 1 + spread) from the reveal period on"})
+    price_spread: float = field(default=0.2, metadata={
+        "help": "open per-GPU lease prices and training values x U(1 - spread, 1 + spread)"})
+    power_cuts: float = field(default=0.1, metadata={"help": "chance that a site loses 10-50%% of its power in a scenario"})
+    exits: float = field(default=0.05, metadata={"help": "chance that a lessee ends its lease early in a scenario"})
+    terminations: float = field(default=0.2, metadata={
+        "help": "share of the leases (of two periods or more) with an operator termination right"})
+    risk_weight: float = field(default=0.0, metadata={"help": "weight of CVaR in the objective"})
+    cvar_alpha: float = field(default=0.9, metadata={"help": "CVaR is the mean of the worst 1 - alpha"})
+
+    def __post_init__(self) -> None:
+        shares = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("scenarios", "reveal_period")}
+        bad = [f"{name} {v} is outside [0, 1)" if name.endswith(("spread", "alpha")) else f"{name} {v} is outside [0, 1]"
+               for name, v in shares.items() if not (0 <= v < 1 if name.endswith(("spread", "alpha")) else 0 <= v <= 1)]
+        if self.scenarios < 0:
+            bad.append(f"scenarios {self.scenarios} < 0")
+        if bad:
+            raise ValueError("; ".join(bad))
+
+
+def _preset(sites: int, generations: int, periods: int, consumers: int, deliveries: int, family: str = "mixed") -> Knobs:
+    """Split consumers by family (mixed: about 15% training, 25% inference, 60% lease offers)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r} (families: {', '.join(FAMILIES)})")
+    train_share, infer_share = FAMILIES[family]
+    training, inference = round(train_share * consumers), round(infer_share * consumers)
     return Knobs(sites, generations, periods, training, inference, consumers - training - inference,
-                 deliveries=deliveries)
+                 deliveries=deliveries, family=family)
 
 
 PRESETS = {
@@ -71,14 +113,20 @@ PRESETS = {
 }
 
 
-def resolve_knobs(size_or_knobs: str | Knobs | dict) -> Knobs:
-    """A preset name, a Knobs, or a dict of knobs (optionally with a base `size`, default M)."""
+def resolve_knobs(size_or_knobs: str | Knobs | dict) -> tuple[Knobs, ScenarioKnobs]:
+    """A preset name, a Knobs, or a flat dict of fleet and scenario knobs (optionally with a base
+    `size`, default M, and a `family` that splits the preset's consumers; explicit counts win)."""
     if isinstance(size_or_knobs, Knobs):
-        return size_or_knobs
+        return size_or_knobs, ScenarioKnobs()
     if isinstance(size_or_knobs, str):
-        return PRESETS[size_or_knobs.upper()]
+        return PRESETS[size_or_knobs.upper()], ScenarioKnobs()
     overrides = dict(size_or_knobs)
-    return replace(PRESETS[str(overrides.pop("size", "M")).upper()], **overrides)
+    scenario = {f.name: overrides.pop(f.name) for f in fields(ScenarioKnobs) if f.name in overrides}
+    base = PRESETS[str(overrides.pop("size", "M")).upper()]
+    family = overrides.pop("family", "mixed")
+    consumers = base.training + base.inference + base.leases
+    base = _preset(base.sites, base.generations, base.periods, consumers, base.deliveries, family)
+    return replace(base, **overrides), ScenarioKnobs(**scenario)
 
 
 # ----- generations -----
@@ -254,7 +302,7 @@ def _window(rng: np.random.Generator, T: int, longest: int, to_end: float = 0.0)
     horizon's end instead (half of those from period 0)."""
     length = int(rng.integers(1, min(T, longest) + 1))
     if rng.random() < to_end:
-        return range(T - length, T) if rng.random() < 0.5 else range(0, T)
+        return range(T - length, T) if rng.random() < 0.5 else range(T)
     start = int(rng.integers(0, T - length + 1))
     return range(start, start + length)
 
@@ -492,7 +540,7 @@ def make_inference(fleet: Fleet, k: int, used: set[str]) -> dict:
     r = int(rng.integers(max(fleet.region) + 1))
     region = [s for s, rr in enumerate(fleet.region) if rr == r]
     sites = sorted(int(s) for s in rng.permutation(region)[: int(rng.integers(1, min(4, len(region)) + 1))])
-    window = range(0, T) if rng.random() < 0.8 else _window(rng, T, T, to_end=1.0)
+    window = range(T) if rng.random() < 0.8 else _window(rng, T, T, to_end=1.0)
     units = _serving_units(fleet, sites, window.start) * rng.uniform(0.05, 0.3)
     region_name = fleet.sites[sites[0]]["name"].rsplit("-", 1)[0]
     pool = {"name": _unique(f"{PRODUCTS[k % len(PRODUCTS)]}-{region_name}", used),
@@ -503,17 +551,132 @@ def make_inference(fleet: Fleet, k: int, used: set[str]) -> dict:
     return pool | {"sites": _names(sites, fleet.sites)} | _periods(window, T)
 
 
+# ----- uncertainty (SPEC section 6) -----
+def _term(lease: dict, T: int) -> range:
+    start, stop = lease.get("periods", (0, T))
+    return range(start, stop)
+
+
+def _period_value(lease: dict) -> float:
+    """What one period of the lease pays: its fixed payment, or its largest block at its mean price."""
+    if "payment_per_period" in lease:
+        return float(lease["payment_per_period"])
+    price = lease["price_per_gpu_hour"]
+    mean = float(np.mean(list(price.values()))) if isinstance(price, dict) else float(price)
+    return mean * lease["max_gpus"] * PERIOD_HOURS
+
+
+def add_terminations(rng: np.random.Generator, leases: list[dict], share: float, T: int) -> None:
+    """An operator termination right on `share` of the leases of two periods or more: 0-3 periods'
+    notice, a fee of 10-100% of one period's value, sometimes a later earliest end."""
+    for lease in leases:
+        term = _term(lease, T)
+        if len(term) < 2 or rng.random() >= share:
+            continue
+        right = {"notice_periods": int(rng.integers(0, 4)),
+                 "fee": float(round(_period_value(lease) * rng.uniform(0.1, 1.0), -3))}
+        if rng.random() < 0.3:
+            right["earliest_period"] = int(rng.integers(term.start + 1, term.stop))
+        lease["termination"] = right
+
+
+def _probabilities(rng: np.random.Generator, n: int) -> list[float]:
+    """n positive probabilities (6 decimals) that add up to 1 (the last takes the rounding)."""
+    p = [float(x) for x in np.maximum(np.round(rng.dirichlet(np.full(n, 4.0)), 6), 1e-6)[: n - 1]]
+    return p + [round(1.0 - sum(p), 6)]
+
+
+def _scaled(scale: list[float], factor: float, reveal: int) -> list[float]:
+    return [x if t < reveal else round(x * factor, 4) for t, x in enumerate(scale)]
+
+
+def _move(rng: np.random.Generator, level: float, own: float) -> float:
+    """A move in [-1, 1]: the market's `level`, plus an item's own noise of weight `own`."""
+    return float(np.clip((1 - own) * level + own * rng.uniform(-1, 1), -1, 1))
+
+
+def scenario_set(rng: np.random.Generator, inst: dict, k: ScenarioKnobs, reveal: int) -> dict:
+    """One scenario's field replacements. A market level in [-1, 1] moves demand and prices together
+    (a boom raises both), each item with some noise of its own: every multiplier stays within
+    1 +/- its spread. Power cuts at some sites."""
+    level = float(rng.uniform(-1, 1))
+    out: dict = {}
+    for pool in inst["inference"]:
+        factor = 1 + k.demand_spread * _move(rng, level, 0.2)
+        if pool.get("min_units"):  # the floor scales with demand: never above the witness's
+            factor = min(factor, 1.0)
+        out[f"inference.{pool['name']}.demand_scale"] = _scaled(pool["demand_scale"], factor, reveal)
+    for lease in inst["leases"]:
+        prices = lease.get("price_per_gpu_hour")
+        if lease.get("signed") or prices is None:
+            continue
+        if isinstance(prices, dict):
+            out |= {f"leases.{lease['name']}.price_per_gpu_hour.{g}": round(v * (1 + k.price_spread * _move(rng, level, 0.3)), 2)
+                    for g, v in prices.items()}
+        else:
+            out[f"leases.{lease['name']}.price_per_gpu_hour"] = round(prices * (1 + k.price_spread * _move(rng, level, 0.3)), 2)
+    for run in inst["training"]:
+        factor = 1 + k.price_spread * _move(rng, level, 0.3)
+        out[f"training.{run['name']}.value_per_unit_hour"] = round(run["value_per_unit_hour"] * factor, 2)
+    for site in inst["sites"]:
+        if rng.random() < k.power_cuts:  # never below the witness's share of the power
+            keep = rng.uniform(HARD_SHARE, 0.9)
+            out[f"sites.{site['name']}.power_mw"] = math.ceil(site["power_mw"] * keep * 10) / 10
+    return out
+
+
+def lessee_exits(rng: np.random.Generator, leases: list[dict], chance: float, T: int, reveal: int) -> dict:
+    """Leases whose lessee walks in this scenario, at a period after the reveal and inside the term."""
+    out = {}
+    for lease in leases:
+        term = _term(lease, T)
+        first = max(term.start + 1, reveal)
+        if first < term.stop and rng.random() < chance:
+            out[lease["name"]] = int(rng.integers(first, term.stop))
+    return out
+
+
+def make_uncertainty(inst: dict, k: ScenarioKnobs, seed: int) -> dict:
+    """The `uncertainty` section, and termination rights added to `inst`'s leases."""
+    rng = np.random.default_rng([seed, SCENARIO_STREAM])
+    T = inst["horizon"]["periods"]
+    reveal = T // 4 if k.reveal_period is None else k.reveal_period
+    if not 0 <= reveal <= T:
+        raise ValueError(f"reveal_period {reveal} is outside 0..{T} (the horizon)")
+    add_terminations(rng, inst["leases"], k.terminations, T)
+    scenarios = []
+    for i, p in enumerate(_probabilities(rng, k.scenarios)):
+        scenario = {"name": f"s{i + 1:02d}", "probability": p, "set": scenario_set(rng, inst, k, reveal)}
+        exits = lessee_exits(rng, inst["leases"], k.exits, T, reveal)
+        scenarios.append(scenario | ({"lessee_exits": exits} if exits else {}))
+    return {"reveal_period": reveal, "cvar_alpha": k.cvar_alpha, "risk_weight": k.risk_weight, "scenarios": scenarios}
+
+
 # ----- the instance -----
-def describe(k: Knobs, seed: int) -> str:
+def describe(k: Knobs, seed: int, sk: ScenarioKnobs) -> str:
     """The instance's description: how it was made."""
-    return (f"Synthetic fleet (scripts/generate_instance.py, seed {seed}): {k.sites} sites x"
+    family = "" if k.family == "mixed" else f" {k.family} family:"
+    scenarios = "" if not sk.scenarios else (
+        f" {sk.scenarios} scenarios (demand x 1 +/- {sk.demand_spread}, prices x 1 +/- {sk.price_spread}, power cuts"
+        f" {sk.power_cuts:.0%}, exits {sk.exits:.0%}; termination rights on {sk.terminations:.0%} of the leases).")
+    return (f"Synthetic fleet (scripts/generate_instance.py, seed {seed}):{family} {k.sites} sites x"
             f" {k.generations} generations x {k.periods} monthly periods; {k.training} training runs, {k.inference} inference pools,"
-            f" {k.leases} lease offers ({k.signed_share:.0%} signed); {k.deliveries} deliveries/retirements.")
+            f" {k.leases} lease offers ({k.signed_share:.0%} signed); {k.deliveries} deliveries/retirements.{scenarios}")
+
+
+def label(k: Knobs, sk: ScenarioKnobs) -> str:
+    """`M`, `M-lessor`, `M-20sc`: the preset the fleet's sizes come from (or its dimensions), family, scenarios."""
+    size = next((name for name, p in PRESETS.items()
+                 if _preset(p.sites, p.generations, p.periods, p.training + p.inference + p.leases, p.deliveries,
+                            k.family) == k), None)
+    return ((size or f"{k.sites}x{k.generations}x{k.periods}") + ("" if k.family == "mixed" else f"-{k.family}")
+            + (f"-{sk.scenarios}sc" if sk.scenarios else ""))
 
 
 def generate(size_or_knobs: str | Knobs | dict, seed: int) -> dict:
-    """A feasible synthetic instance dict (SPEC section 2) for a preset name or explicit knobs."""
-    knobs = resolve_knobs(size_or_knobs)
+    """A feasible synthetic instance dict (SPEC section 2, and section 6 with scenario knobs) for a
+    preset name or explicit knobs."""
+    knobs, sk = resolve_knobs(size_or_knobs)
     rng = np.random.default_rng(seed)
     bands = load_bands()
     fleet = Fleet(rng, knobs, pick_bands(bands, knobs.generations))
@@ -527,11 +690,9 @@ def generate(size_or_knobs: str | Knobs | dict, seed: int) -> dict:
     used: set[str] = set()
     training = [run for k in range(knobs.training) if (run := make_training(fleet, k, h100_rate, used))]
     inference = [make_inference(fleet, k, used) for k in range(knobs.inference)]
-    size = next((name for name, preset in PRESETS.items() if preset == knobs), None)
-    label = size or f"{knobs.sites}x{knobs.generations}x{knobs.periods}"
-    return {
-        "name": f"synthetic-{label}-seed{seed}",
-        "description": describe(knobs, seed),
+    inst = {
+        "name": f"synthetic-{label(knobs, sk)}-seed{seed}",
+        "description": describe(knobs, seed, sk),
         "currency": "USD",
         "horizon": {"periods": knobs.periods, "period_hours": PERIOD_HOURS,
                     "discount_rate": round(float(rng.uniform(0.05, 0.10)), 3)},
@@ -541,6 +702,9 @@ def generate(size_or_knobs: str | Knobs | dict, seed: int) -> dict:
         "inference": inference,
         "leases": leases,
     }
+    if sk.scenarios:
+        inst["uncertainty"] = make_uncertainty(inst, sk, seed)
+    return inst
 
 
 def dump(instance: dict, path: str | None) -> None:
@@ -560,12 +724,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="M", choices=sorted(PRESETS), help="preset the knobs start from")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", help="file to write (.json for JSON, else YAML); stdout if omitted")
-    for f in fields(Knobs):
-        kind = float if f.name == "signed_share" else int
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, help=f"override the preset's {f.name}")
+    parser.add_argument("--family", default="mixed", choices=list(FAMILIES),
+                        help="how the consumers split between training, inference and lease offers")
+    knobs = [f for f in fields(Knobs) if f.name != "family"] + list(fields(ScenarioKnobs))
+    for f in knobs:
+        kind = float if "float" in str(f.type) else int
+        what = (f"override the preset's {f.name}" if "help" not in f.metadata
+                else f.metadata["help"] + ("" if f.default is None else f" (default {f.default})"))
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, help=what)
     args = parser.parse_args(argv)
-    overrides = {f.name: getattr(args, f.name) for f in fields(Knobs) if getattr(args, f.name) is not None}
-    dump(generate({"size": args.size, **overrides}, args.seed), args.output)
+    overrides = {f.name: getattr(args, f.name) for f in knobs if getattr(args, f.name) is not None}
+    try:
+        instance = generate({"size": args.size, "family": args.family, **overrides}, args.seed)
+    except ValueError as err:
+        parser.error(str(err))
+    dump(instance, args.output)
 
 
 if __name__ == "__main__":
