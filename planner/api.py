@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 from planner.duals import shadow_prices
 from planner.first_stage import complete, first_stage_values
 from planner.greedy import GreedyError, greedy_report
-from planner.instance import Instance, load_instance
+from planner.instance import Instance, load_instance, revalidated
 from planner.model import PlanModel, build_model
 from planner.model.linear import LinearModel
 from planner.options import check_solve_options
@@ -20,22 +21,24 @@ from planner.relax_and_fix import relax_and_fix
 from planner.metrics import value_of_information
 from planner.model.stochastic import build_stochastic
 from planner.results import PlanResult, extract, extract_scenarios
-from planner.solvers import HEURISTICS, SolveOptions, Solver, SolverReport, Status, get_solver
-from planner.solvers.base import relative_gap
-from planner.solvers.highs import HighsSolver
+from planner.solvers import (HEURISTICS, Budget, SolveOptions, Solver, SolverReport, Status, get_solver,
+                             linear_solver, relative_gap)
+from planner.solvers.base import GAP_TOLERANCE
 from planner.verify import verify
 
 START_SHARE = 0.1  # of a time limit, the most the greedy warm start's local search may take
 BOUND_TOLERANCE = 1e-6  # relative: a bound this little below a plan's value is the solver's rounding
+INTERRUPTED = "interrupted: the best plan found before the interrupt, not proven optimal"
 
 
-def polish(lm: LinearModel, report: SolverReport) -> SolverReport:
+def polish(lm: LinearModel, report: SolverReport, options: SolveOptions = SolveOptions()) -> SolverReport:
     """Re-solve the continuous columns (served units) with the integer ones fixed: an incumbent
-    cut short by a time limit or a gap need not serve its capacity in the best way."""
+    cut short by a time limit or a gap need not serve its capacity in the best way. Within
+    `options.time_limit`; a polish cut short keeps the plan as it was."""
     if report.x is None or not lm.integrality().any():
         return report
     cols = np.flatnonzero(lm.integrality())
-    lp = HighsSolver().solve(lm.with_fixed(cols, np.round(report.x[cols])).relaxed(), SolveOptions())
+    lp = linear_solver().solve(lm.with_fixed(cols, np.round(report.x[cols])).relaxed(), replace(options, warm_start=None))
     if lp.status != Status.OPTIMAL:
         return report
     return replace(report, x=lp.x, objective=lp.objective)
@@ -44,39 +47,61 @@ def polish(lm: LinearModel, report: SolverReport) -> SolverReport:
 def best_of(report: SolverReport, start: SolverReport | None, bound: float | None, gap: float) -> SolverReport:
     """The backend's plan or the start it was given, whichever is worth more (a backend stopped by a
     time limit may hold less, or nothing), with the tighter of its own bound and `bound` (from a
-    relaxation); a plan proven within `gap` by that bound is optimal."""
-    if start is not None and (report.status == Status.NO_SOLUTION or (
-            report.status == Status.FEASIBLE and report.objective is not None and report.objective < start.objective)):
-        own = report.best_bound if report.best_bound is not None and report.best_bound >= start.objective else None
-        report = replace(report, status=Status.FEASIBLE, x=start.x, objective=start.objective, best_bound=own)
-    if not report.status.has_solution:
+    relaxation); `optimal` only when that bound proves the plan within `gap`."""
+    plans = [p for p in (report, start) if p is not None and p.status.has_solution]
+    if not plans:
         return report
-    tolerance = BOUND_TOLERANCE * max(1.0, abs(report.objective))
-    bounds = [b for b in (report.best_bound, bound) if b is not None and np.isfinite(b) and b >= report.objective - tolerance]
+    best = max(plans, key=lambda p: p.objective)
+    tolerance = BOUND_TOLERANCE * max(1.0, abs(best.objective))
+    bounds = [b for b in (report.best_bound, bound) if b is not None and np.isfinite(b) and b >= best.objective - tolerance]
     if not bounds:
-        return replace(report, best_bound=None, mip_gap=None)
-    tightest = max(min(bounds), report.objective)
-    achieved = relative_gap(report.objective, tightest)
-    status = Status.OPTIMAL if report.status == Status.OPTIMAL or achieved <= gap else report.status
-    return replace(report, status=status, best_bound=tightest, mip_gap=achieved)
+        return replace(best, status=Status.FEASIBLE, best_bound=None, mip_gap=None)
+    tightest = max(min(bounds), best.objective)
+    achieved = relative_gap(best.objective, tightest)
+    status = Status.OPTIMAL if achieved <= gap + GAP_TOLERANCE else Status.FEASIBLE
+    return replace(best, solver=report.solver, status=status, best_bound=tightest, mip_gap=achieved)
 
 
-def _starts(m: PlanModel, backend: Solver, options: SolveOptions, notes: list[str]) -> tuple[SolverReport | None, float | None]:
+def say(options: SolveOptions, budget: Budget, text: str) -> None:
+    """One progress line on stderr (with --progress), stamped with the time spent."""
+    if options.progress:
+        print(f"[{time.perf_counter() - budget.start:8.1f} s] {text}", file=sys.stderr, flush=True)
+
+
+def _starts(m: PlanModel, backend: Solver, options: SolveOptions, budget: Budget,
+            notes: list[str]) -> tuple[SolverReport | None, float | None]:
     """The best plan known before the full MILP, and a bound on the optimum (or None): the greedy
-    plan, then, when there is a time limit, relax-and-fix started from it."""
+    plan (its first passes always run: it is the floor of every solve), then, when there is a time
+    limit, relax-and-fix started from it."""
     start = None
+    left = budget.remaining()
     try:
-        start = greedy_report(m, seconds=None if options.time_limit is None else START_SHARE * options.time_limit)
+        start = greedy_report(m, seconds=None if left is None else START_SHARE * left, cancel=budget.cancel)
     except GreedyError as err:  # a bug in the heuristic must not cost the user the MILP: say so
         notes.append(f"greedy warm start skipped: {err}")
     if start is not None and not start.status.has_solution:
         start = None
-    if options.time_limit is None:
+    say(options, budget, "greedy: " + (f"a plan worth {start.objective:.6g}" if start else "no plan"))
+    if budget.limit is None or budget.exhausted:
         return start, None
-    found = relax_and_fix(m, backend, replace(options, warm_start=None if start is None else start.x),
-                          options.time_limit - (0.0 if start is None else start.seconds))
-    plans = [p for p in (start, found.plan and polish(m.lm, found.plan)) if p is not None]
+    found = relax_and_fix(m, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))
+    plans = [p for p in (start, found.plan and polish(m.lm, found.plan, budget.options(options))) if p is not None]
     return (max(plans, key=lambda p: p.objective) if plans else None), found.bound
+
+
+def optimise(m: PlanModel, backend: Solver, options: SolveOptions, budget: Budget, warm_start: bool,
+             notes: list[str]) -> SolverReport:
+    """Starts, then the MILP from the best of them, then polish, each within what is left of the
+    budget; the best plan found on the way, with the tightest bound proven on the way."""
+    start, bound = _starts(m, backend, options, budget, notes) if warm_start and backend.accepts_start else (None, None)
+    if start is not None and bound is not None and relative_gap(start.objective, bound) <= options.gap:
+        return best_of(replace(start, solver=backend.name), None, bound, options.gap)  # the relaxation's bound proves it
+    if budget.exhausted:
+        report = SolverReport(backend.name, Status.NO_SOLUTION)
+    else:
+        report = backend.solve(m.lm, budget.options(replace(options, warm_start=None if start is None else start.x)))
+        report = polish(m.lm, report, budget.options(options))
+    return best_of(report, start, bound, options.gap)
 
 
 def solve(
@@ -91,58 +116,51 @@ def solve(
     progress: bool = False,
     warm_start: bool = True,
     metrics: bool = False,
+    cancel: threading.Event | None = None,
 ) -> PlanResult:
     """Build the SPEC's MILP, solve it and verify the plan independently.
 
     `solver="greedy"` returns the greedy baseline alone (`feasible`, no bound; `no_solution` when it
     cannot place a mandatory item). With `warm_start`, backends that accept a start (HiGHS, CP-SAT)
     get the greedy plan as one and, with a time limit, first run relax-and-fix (planner.relax_and_fix)
-    for a better start and a bound; a time-limited solve never returns less than its start. That
-    time counts in `solve_seconds` and against `time_limit`.
-    Raises `VerificationError` if the plan breaks any SPEC rule (it is never returned silently).
-    With `duals`, the result carries local shadow prices of site power and inventory.
+    for a better start and a bound. `time_limit` counts from this call and binds every phase; the
+    result is the best plan found on the way, never less than the greedy plan.
+    `cancel` (a threading.Event), once set, stops the solve as soon as the solver can: the best plan
+    found so far is returned, `feasible` unless proven, with a warning that says it was interrupted.
+    The instance is validated again first (`InstanceError`): in-place edits of nested fields escape
+    assignment validation. Raises `VerificationError` if the plan breaks any SPEC rule (it is never
+    returned silently). With `duals`, the result carries local shadow prices of site power and inventory.
     An instance with `uncertainty` (SPEC section 6) is solved as its extensive form; `metrics` adds
     EVPI and VSS (one more solve per scenario).
     """
     check_solve_options(time_limit, gap, threads)
-    inst = instance if isinstance(instance, Instance) else load_instance(instance)
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, verbose=verbose, progress=progress)
+    budget = Budget(time_limit, cancel or threading.Event())
+    inst = revalidated(instance) if isinstance(instance, Instance) else load_instance(instance)
     if inst.uncertainty is not None:
-        return solve_scenarios(inst, solver, SolveOptions(time_limit=time_limit, gap=gap, threads=threads,
-                                                          verbose=verbose, progress=progress), check, duals, metrics)
+        return solve_scenarios(inst, solver, options, budget, check, duals, metrics)
     if metrics:
         raise ValueError("metrics (EVPI, VSS) need an instance with `uncertainty` (SPEC section 6)")
-    begin = time.perf_counter()
     m = build_model(inst)
-    build_seconds = time.perf_counter() - begin
-    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, verbose=verbose, progress=progress)
+    build_seconds = time.perf_counter() - budget.start
     notes: list[str] = []
     if solver.lower() in HEURISTICS:
-        report = greedy_report(m, seconds=time_limit)
+        report = greedy_report(m, seconds=budget.remaining(), cancel=budget.cancel)
     else:
-        backend = get_solver(solver)
-        start, bound = None, None
-        if warm_start and backend.accepts_start:
-            start, bound = _starts(m, backend, options, notes)
-            options.warm_start = None if start is None else start.x
-        spent = time.perf_counter() - begin - build_seconds
-        if start is not None and bound is not None and relative_gap(start.objective, bound) <= gap:
-            report = replace(start, seconds=0.0)  # the relaxation's bound already proves the start
-        else:
-            if time_limit is not None:
-                options.time_limit = max(time_limit - spent, min(1.0, time_limit))
-            report = polish(m.lm, backend.solve(m.lm, options))
-        report = replace(best_of(report, start, bound, gap), seconds=spent + report.seconds)
+        report = optimise(m, get_solver(solver), options, budget, warm_start, notes)
+    report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract(m, report, build_seconds)
-    result.warnings += notes
+    result.warnings += notes + ([INTERRUPTED] if budget.cancel.is_set() else [])
     if check and result.status.has_solution:
         verify(inst, result.to_dict())
         result.verified = True
     if duals and result.status.has_solution:
-        result.shadow_prices = shadow_prices(m, report.x)
+        # after the limit, like verification: a local LP, and what the user asked for
+        result.shadow_prices = shadow_prices(m, report.x, replace(options, cancel=budget.cancel, time_limit=None))
     return result
 
 
-def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, check: bool = True,
+def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: Budget, check: bool = True,
                     duals: bool = False, metrics: bool = False) -> PlanResult:
     """SPEC section 6: the extensive form (planner.model.stochastic) solved as one MILP, each scenario's
     plan verified against its own instance, F recomputed."""
@@ -150,17 +168,18 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, check: b
         raise ValueError("--duals is not available for an instance with uncertainty (shadow prices are per scenario)")
     if solver.lower() in HEURISTICS:
         raise ValueError(f"the {solver} heuristic does not plan under uncertainty; choose a MILP solver")
-    begin = time.perf_counter()
     sm = build_stochastic(inst)
-    build_seconds = time.perf_counter() - begin
+    build_seconds = time.perf_counter() - budget.start
     backend = get_solver(solver)
-    start = _scenario_start(inst, sm, solver, options) if backend.accepts_start else None
-    options = replace(options, warm_start=None if start is None else start.x)
-    if options.time_limit is not None:
-        options.time_limit = max(options.time_limit - (time.perf_counter() - begin - build_seconds), min(1.0, options.time_limit))
-    report = polish(sm.lm, backend.solve(sm.lm, options))
-    report = replace(best_of(report, start, None, options.gap), seconds=time.perf_counter() - begin - build_seconds)
+    start = _scenario_start(inst, sm, solver, options, budget) if backend.accepts_start else None
+    if budget.exhausted:
+        report = SolverReport(backend.name, Status.NO_SOLUTION)
+    else:
+        report = backend.solve(sm.lm, budget.options(replace(options, warm_start=None if start is None else start.x)))
+        report = polish(sm.lm, report, budget.options(options))
+    report = replace(best_of(report, start, None, options.gap), seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract_scenarios(sm, report, build_seconds)
+    result.warnings += [INTERRUPTED] if budget.cancel.is_set() else []
     if check and result.status.has_solution:
         verify(inst, result.to_dict())
         result.verified = True
@@ -171,16 +190,19 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, check: b
     return result
 
 
-def _scenario_start(inst: Instance, sm, solver: str, options: SolveOptions) -> SolverReport | None:
+def _scenario_start(inst: Instance, sm, solver: str, options: SolveOptions, budget: Budget) -> SolverReport | None:
     """A warm start for the extensive form: the first stage of the plan without uncertainty (solved by the
     deterministic pipeline), completed in each scenario (planner.first_stage). Each step gets START_SHARE
-    x 2 of a time limit."""
-    share = None if options.time_limit is None else 2 * START_SHARE * options.time_limit
+    x 2 of what is left of a time limit."""
+    left = budget.remaining()
+    if left == 0.0:
+        return None
+    share = None if left is None else 2 * START_SHARE * left
     base = solve(inst.model_copy(update={"uncertainty": None}), solver=solver, time_limit=share, gap=options.gap,
-                 threads=options.threads)
+                 threads=options.threads, cancel=budget.cancel)
     if not base.status.has_solution:
         return None
-    done = complete(sm, first_stage_values(sm, base), get_solver(solver), replace(options, time_limit=share, progress=False))
+    done = complete(sm, first_stage_values(sm, base), get_solver(solver), budget.options(replace(options, progress=False), 2 * START_SHARE))
     if done.plan is not None and options.progress:
         print(f"scenario start: the first stage without uncertainty, completed, is worth {done.plan.objective:.6g}",
               file=sys.stderr, flush=True)

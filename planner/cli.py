@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
+import threading
 from pathlib import Path
 
 import click
@@ -25,7 +27,7 @@ from planner.evaluate import OfferError, OfferEvaluation, evaluate_offer, reques
 from planner.evaluate_scenarios import ScenarioEvaluation, evaluate_under_uncertainty, forced, removed
 from planner.files import is_stream, write_output as write_file
 from planner.htmlreport import render_evaluation, render_plan
-from planner.explain import explain as explain_plan
+from planner.explain import TIME_LIMIT as EXPLAIN_TIME_LIMIT, explain as explain_plan
 from planner.instance import Instance, InstanceError, Lease, decode, load_instance, parse_instance
 from planner.options import check_gap, check_threads, check_time_limit
 from planner.ranges import excerpt
@@ -35,7 +37,7 @@ from planner.scenario_report import evaluation_sections as scenario_evaluation_s
 from planner.solvers import ALIASES, HEURISTICS, SOLVERS
 from planner.verify import VerificationError, check
 
-EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 SOLVER_NAMES = [*SOLVERS, *ALIASES]
 SOLVE_NAMES = [*SOLVERS, *HEURISTICS, *ALIASES]  # `solve` also runs the greedy baseline on its own
 
@@ -154,6 +156,51 @@ def plan_document(doc: dict, inst: Instance, fmt: str) -> str | bytes:
     return render_plan(doc, inst) if fmt == "html" else workbook.plan_workbook(doc, inst)
 
 
+def solving_options(default_limit: float | None = None) -> Callable:
+    """--time-limit, --threads and --progress: the same on every command that solves."""
+    shown = f"[default: {default_limit:g}]" if default_limit else "[default: none]"
+
+    def add(command: Callable) -> Callable:
+        for option in reversed([
+            click.option("--time-limit", type=Checked(check_time_limit), default=default_limit,
+                         help=f"Seconds for the whole command's solving (per solve for evaluate and sweep); "
+                              f"the best plan found by then is reported, `feasible` unless proven {shown}."),
+            click.option("--threads", type=Checked(check_threads, int),
+                         help="Solver threads [default: the solver's choice]."),
+            click.option("--progress/--no-progress", default=None,
+                         help="Phases, incumbent, bound and gap on stderr while solving [default: when stderr is a terminal]."),
+        ]):
+            command = option(command)
+        return command
+    return add
+
+
+def solving(time_limit: float | None, threads: int | None, progress: bool | None) -> dict:
+    """The solving options (checked by their click types) as planner.solve takes them."""
+    return {"time_limit": time_limit, "threads": threads, "progress": sys.stderr.isatty() if progress is None else progress}
+
+
+@contextlib.contextmanager
+def first_interrupt_stops(cancel: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C (SIGINT) sets `cancel`: the solve stops and its best plan is reported; a
+    second one aborts at once (exit 130, nothing written). At once means os._exit: a native solver
+    thread still unwinding would abort the interpreter's normal exit (C++ terminate, SIGABRT)."""
+    def handler(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            click.echo("planner: aborted: interrupted twice; nothing written", err=True)
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        cancel.set()
+        click.echo("planner: interrupted: stopping the solver to report the best plan found "
+                   "(interrupt again to abort without writing)", err=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="planner")
 def cli() -> None:
@@ -164,20 +211,21 @@ def cli() -> None:
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.option("--solver", type=click.Choice(SOLVE_NAMES, case_sensitive=False), default="highs", show_default=True,
               help="MILP backend, or `greedy` for the spreadsheet baseline alone (feasible, no bound).")
-@click.option("--time-limit", type=Checked(check_time_limit), help="Seconds; the best plan so far is returned as `feasible`.")
+@solving_options()
 @click.option("--gap", type=Checked(check_gap), default=1e-6, show_default=True, help="Relative MIP gap that counts as optimal.")
-@click.option("--threads", type=Checked(check_threads, int), help="Solver threads (default: the solver's choice).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown", "html", "xlsx"]), default="table",
               show_default=True, help="html: a self-contained report; xlsx: a workbook (needs --output).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @click.option("--verbose", "-v", is_flag=True, help="Solver log on stderr.")
 @click.option("--duals", is_flag=True, help="Add shadow prices of site power and inventory (local LP duals).")
-@click.option("--progress/--no-progress", default=None,
-              help="Incumbent, bound, gap and time on stderr while solving [default: when stderr is a terminal].")
 @click.option("--metrics", is_flag=True, help="With scenarios (SPEC section 6): add EVPI and VSS (one more solve per scenario).")
-def solve(instance: str, solver: str, time_limit: float | None, gap: float, threads: int | None,
-          fmt: str, output: str | None, verbose: bool, duals: bool, progress: bool | None, metrics: bool) -> None:
-    """Solve INSTANCE (YAML or JSON) and print the optimal, verified plan."""
+def solve(instance: str, solver: str, time_limit: float | None, threads: int | None, progress: bool | None,
+          gap: float, fmt: str, output: str | None, verbose: bool, duals: bool, metrics: bool) -> None:
+    """Solve INSTANCE (YAML or JSON) and print the optimal, verified plan.
+
+    Ctrl-C stops the solver: the best plan found is reported (`feasible` unless proven, with an
+    `interrupted` warning) and the exit code is 130; a second Ctrl-C aborts without writing."""
+    options = solving(time_limit, threads, progress)
     needs_file(fmt, output)
     inst = read_instance(instance)
     if metrics and inst.uncertainty is None:
@@ -186,14 +234,17 @@ def solve(instance: str, solver: str, time_limit: float | None, gap: float, thre
         fail(f"{instance}: {'--duals' if duals else '--solver ' + solver} is not available for an instance with "
              f"scenarios (SPEC section 6)", EXIT_BAD_INPUT)
     check_outputs([Path(output)] if output else [], [instance])
+    cancel = threading.Event()
     try:
-        result = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, threads=threads, verbose=verbose,
-                            duals=duals, progress=sys.stderr.isatty() if progress is None else progress,
-                            metrics=metrics)
+        with first_interrupt_stops(cancel):
+            result = solve_plan(inst, solver=solver, gap=gap, verbose=verbose, duals=duals, metrics=metrics,
+                                cancel=cancel, **options)
     except VerificationError as err:
         fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}", EXIT_NO_PLAN)
     content = plan_document(result.to_dict(), inst, fmt) if fmt in ("html", "xlsx") else render(result, inst, fmt)
     emit(content, output, [instance])
+    if cancel.is_set():
+        fail(f"{instance}: interrupted: reported the best plan found ({result.status.value})", EXIT_INTERRUPTED)
     exit_without_plan(instance, result.status.value)
 
 
@@ -212,13 +263,15 @@ def exit_without_plan(instance: str, status: str) -> None:
 @click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="Write the Excel workbook here.")
 @click.option("--solver", type=click.Choice(SOLVE_NAMES, case_sensitive=False), default="highs", show_default=True,
               help="When no RESULT is given: the solver of the fresh solve.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds, for the fresh solve.")
-@click.option("--gap", type=click.FloatRange(min=0), default=1e-6, show_default=True, help="For the fresh solve.")
+@solving_options()
+@click.option("--gap", type=Checked(check_gap), default=1e-6, show_default=True, help="For the fresh solve.")
 @click.option("--duals", is_flag=True, help="Include shadow prices (fresh solve only).")
 @click.option("--metrics", is_flag=True, help="With scenarios: include EVPI and VSS (fresh solve only).")
 def report(instance: str, result: str | None, html_path: str | None, xlsx_path: str | None, solver: str,
-           time_limit: float | None, gap: float, duals: bool, metrics: bool) -> None:
+           time_limit: float | None, threads: int | None, progress: bool | None, gap: float, duals: bool,
+           metrics: bool) -> None:
     """Write the shareable report of INSTANCE's plan: RESULT.json when given (verified first), else a fresh solve."""
+    options = solving(time_limit, threads, progress)
     if not (html_path or xlsx_path):
         fail("give --html FILE and/or --xlsx FILE", EXIT_BAD_INPUT)
     if xlsx_path:
@@ -238,8 +291,7 @@ def report(instance: str, result: str | None, html_path: str | None, xlsx_path: 
                  EXIT_NO_PLAN)
     else:
         try:
-            doc = solve_plan(inst, solver=solver, time_limit=time_limit, gap=gap, duals=duals,
-                             metrics=metrics).to_dict()
+            doc = solve_plan(inst, solver=solver, gap=gap, duals=duals, metrics=metrics, **options).to_dict()
         except VerificationError as err:
             fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}",
                  EXIT_NO_PLAN)
@@ -254,9 +306,11 @@ def report(instance: str, result: str | None, html_path: str | None, xlsx_path: 
 @cli.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
-def explain(instance: str, solver: str) -> None:
+@solving_options(EXPLAIN_TIME_LIMIT)
+def explain(instance: str, solver: str, time_limit: float | None, threads: int | None, progress: bool | None) -> None:
     """Say which requirements of an infeasible INSTANCE cannot be met together, and what capacity is short."""
-    diagnosis = explain_plan(read_instance(instance), solver=solver)
+    options = solving(time_limit, threads, progress)
+    diagnosis = explain_plan(read_instance(instance), solver=solver, **options)
     say("\n".join(diagnosis.lines()) + "\n")
     if not diagnosis.feasible:
         sys.exit(EXIT_NO_PLAN)
@@ -296,13 +350,15 @@ def read_offer(path: str, inst: Instance) -> Lease:
 @click.option("--gpus", type=click.IntRange(min=1),
               help="Evaluate at this block [default: the offer's max_gpus, else its best block].")
 @click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
+@solving_options()
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html", "xlsx"]), default="table",
               show_default=True, help="html: a self-contained report; xlsx: a workbook (needs --output).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
-def evaluate(instance: str, offer: str | None, offer_file: str | None, gpus: int | None, solver: str, fmt: str,
-             output: str | None) -> None:
+def evaluate(instance: str, offer: str | None, offer_file: str | None, gpus: int | None, solver: str,
+             time_limit: float | None, threads: int | None, progress: bool | None, fmt: str, output: str | None) -> None:
     """Is lease OFFER (a name in INSTANCE, or --offer-file) worth taking at the block its lessee asks for?
     Value, break-even, economics."""
+    options = solving(time_limit, threads, progress)
     needs_file(fmt, output)
     inst = read_instance(instance)
     if (offer is None) == (offer_file is None):
@@ -318,10 +374,13 @@ def evaluate(instance: str, offer: str | None, offer_file: str | None, gpus: int
     try:
         if inst.uncertainty is not None:
             requested_block(inst, next(lease for lease in inst.leases if lease.name == offer), gpus)  # same refusals
+            if time_limit is not None or threads is not None:
+                fail(f"{instance}: --time-limit and --threads are not available yet for evaluate with scenarios "
+                     f"(SPEC section 6)", EXIT_BAD_INPUT)
             ev = evaluate_under_uncertainty(inst, offer, solver=solver, gpus=gpus)
             parts = scenario_evaluation_sections(ev, inst)
         else:
-            ev = evaluate_offer(inst, offer, solver=solver, gpus=gpus)
+            ev = evaluate_offer(inst, offer, solver=solver, gpus=gpus, **options)
             parts = evaluation_sections(ev, inst)
     except OfferError as err:
         fail(f"{instance}: {err}", EXIT_BAD_INPUT)
@@ -384,15 +443,18 @@ def batch_errors() -> Iterator[None]:
               help="e.g. leases.anthropic.price_per_gpu_hour=1:8:0.5 or sites.memphis-1.power_mw=200:400:25; "
                    "twice for a grid of two parameters.")
 @click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
+@solving_options()
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel local solves [default: one per core].")
 @cluster_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
               help="The table's format: CSV, or an Excel workbook (sheets Summary, Sweep).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Table file [default: INSTANCE-stem.sweep.FORMAT].")
 @click.option("--plot", "png", type=click.Path(dir_okay=False), help="PNG file [default: next to the table].")
-def sweep(instance: str, vary: tuple[str, ...], solver: str, workers: int | None, cluster: str | None, fmt: str,
-          output: str | None, png: str | None) -> None:
+def sweep(instance: str, vary: tuple[str, ...], solver: str, time_limit: float | None, threads: int | None,
+          progress: bool | None, workers: int | None, cluster: str | None, fmt: str, output: str | None,
+          png: str | None) -> None:
     """Solve INSTANCE for every value of one parameter (or every pair of two); write a table and a PNG."""
+    options = solving(time_limit, threads, progress)
     inst = read_instance(instance)
     if len(vary) > 2:
         fail(f"--vary: given {len(vary)} times; a sweep varies one or two parameters", EXIT_BAD_INPUT)
@@ -406,7 +468,7 @@ def sweep(instance: str, vary: tuple[str, ...], solver: str, workers: int | None
         axes = [sweeps.parse_vary(text) for text in vary]
         with batch_errors():
             frame = sweeps.sweep(inst, axes, solver=solver, workers=workers, cluster=cluster,
-                                 progress=sys.stderr.isatty())
+                                 progress=options.pop("progress"), **options)
     except ValueError as err:
         fail(f"--vary: {err}", EXIT_BAD_INPUT)
     paths = [path for path, _ in axes]
@@ -504,7 +566,7 @@ def main() -> None:
     except SystemExit:
         raise
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        fail("interrupted", EXIT_INTERRUPTED)
     except Exception as err:  # noqa: BLE001 - the last line of defence, reported in one line
         if os.environ.get("PLANNER_DEBUG"):
             raise

@@ -14,19 +14,19 @@ import pandas as pd
 
 from planner.model import PlanModel
 from planner.model.linear import INF, LinearModel
-from planner.solvers import SolveOptions, get_solver
+from planner.solvers import SolveOptions, linear_solver
 
 KEPT = ("power", "inventory")  # the rows whose duals are reported
 
 
-def shadow_prices(m: PlanModel, x: np.ndarray) -> dict[str, pd.DataFrame]:
+def shadow_prices(m: PlanModel, x: np.ndarray, options: SolveOptions = SolveOptions()) -> dict[str, pd.DataFrame]:
     """Marginal value (discounted, in the instance's currency) of +1 MW per site and period and of
-    +1 node per generation, site and period, around the plan x."""
+    +1 node per generation, site and period, around the plan x (one LP, within `options`)."""
     lm = m.lm
     decisions = np.flatnonzero(lm.integrality())
     decisions = decisions[~np.isin(decisions, m.alloc["var"].to_numpy())]  # node counts stay free
     fixed = _without_inventory_copies(m, lm.with_fixed(decisions, np.round(x[decisions])).relaxed())
-    report = get_solver("highs").solve(fixed, SolveOptions())
+    report = linear_solver().solve(fixed, replace(options, warm_start=None, progress=False))
     if report.duals is None:
         raise RuntimeError(f"the fixed LP for shadow prices returned {report.status.value}")
     inst = m.instance

@@ -109,9 +109,9 @@ def requested_block(inst: Instance, lease: Lease, gpus: int | None) -> tuple[int
     return gpus, "--gpus"
 
 
-def solve_each(instances: list[Instance], solver: str) -> list[PlanResult]:
+def solve_each(instances: list[Instance], solver: str, **options: Any) -> list[PlanResult]:
     """Every solve an evaluation needs, in one place (the seam a parallel runner replaces)."""
-    return [solve(inst, solver=solver) for inst in instances]
+    return [solve(inst, solver=solver, **options) for inst in instances]
 
 
 def with_price(inst: Instance, name: str, factor: float) -> Instance:
@@ -147,7 +147,7 @@ def _revenue_slope(inst: Instance, lease: Lease, block: pd.DataFrame) -> float:
 
 
 def break_even_factor(accepted: Instance, lease: Lease, rejected_objective: float, plan: PlanResult,
-                      solver: str, max_steps: int = 30) -> tuple[float, PlanResult]:
+                      solver: str, max_steps: int = 30, **options: Any) -> tuple[float, PlanResult]:
     """Newton on A(f) - R, where A(f) is the best objective with the offer forced in at its price x f.
     A is convex piecewise-linear, so from any start the iterates reach the root from above."""
     factor = 1.0
@@ -157,22 +157,24 @@ def break_even_factor(accepted: Instance, lease: Lease, rejected_objective: floa
         if abs(excess) <= 1e-9 * max(1.0, abs(rejected_objective)) or slope <= 0:
             break
         factor -= excess / slope
-        plan = solve(with_price(accepted, lease.name, factor), solver=solver)
+        plan = solve(with_price(accepted, lease.name, factor), solver=solver, **options)
         if not plan.status.has_solution:
             raise RuntimeError(f"re-solve at price factor {factor:g} returned {plan.status.value}")
     return factor, plan
 
 
-def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gpus: int | None = None) -> OfferEvaluation:
+def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gpus: int | None = None,
+                   **options: Any) -> OfferEvaluation:
     """Solve with the offer removed and forced in at the requested block (and at its best block when
-    that may differ); value, break-even and economics, all for the requested block."""
+    that may differ); value, break-even and economics, all for the requested block. `options`
+    (time_limit, threads, progress, ...) go to every solve, as planner.solve takes them."""
     name = offer if isinstance(offer, str) else offer.name
     lease = next(lease for lease in inst.leases if lease.name == name) if isinstance(offer, str) else offer
     block_gpus, basis = requested_block(inst, lease, gpus)
     instances = [with_offer(inst, offer, accepted=False), with_offer(inst, offer, accepted=True, gpus=block_gpus)]
     if block_gpus is not None and not lease.all_or_nothing:
         instances.append(with_offer(inst, offer, accepted=True))
-    rejected, accepted, *best = solve_each(instances, solver)
+    rejected, accepted, *best = solve_each(instances, solver, **options)
     if not rejected.status.has_solution:
         raise ValueError(f"the instance without {name} is {rejected.status.value}: nothing to compare against")
     best_plan = next((p for p in best if p.status.has_solution), accepted if accepted.status.has_solution else None)
@@ -195,7 +197,7 @@ def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gp
     fixed = instances[1] if lease.whole_sites else with_offer(inst, offer, accepted=True, gpus=int(block["gpus"].sum()))
     forced = next(lease for lease in fixed.leases if lease.name == name)
     value = accepted.objective - rejected.objective
-    factor, at_break_even = break_even_factor(fixed, forced, rejected.objective, accepted, solver)
+    factor, at_break_even = break_even_factor(fixed, forced, rejected.objective, accepted, solver, **options)
     economics = unit_economics(inst, forced, block, accepted)
     return OfferEvaluation(
         offer=name, decision=decision(value, lease.signed), value=value,

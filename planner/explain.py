@@ -4,41 +4,55 @@
    the cheapest relaxation names the smallest set of requirements that cannot all hold.
 2. Capacity: site power and inventory get a slack instead (in MW and GPUs), with every
    requirement hard; the shortfalls say how much is missing where, and who needs it.
+
+Every solve (the feasibility check, both re-solves, the IIS) takes its share of one time
+limit: an answer cut short says so instead of running for hours.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
 
-import highspy
 import numpy as np
 
-from planner.instance import Instance
+from planner.instance import Instance, revalidated
 from planner.model import PlanModel, build_model
 from planner.model.linear import Family
+from planner.options import check_threads, check_time_limit
 from planner.results import integral
-from planner.solvers import SolveOptions, get_solver
-from planner.solvers.base import native_output
-from planner.solvers.highs import _highs_lp
+from planner.solvers import Budget, SolveOptions, Status, get_solver, linear_solver
 
 REQUIREMENTS = ("training_required", "lease_signed", "inference_min_units")
 CAPACITY = ("power", "inventory")
 TOL = 1e-6
 CAPACITY_SLACK = 10.0  # how far past its inventory one consumer may go in the capacity relaxation
+TIME_LIMIT = 60.0  # seconds, the default for the whole diagnosis
+ELASTIC_GAP = 1e-9  # the re-solves' gap: one requirement's penalty is a tiny share of a large relaxation
+SHARES = {"feasibility": 0.3, "requirements": 0.5, "capacity": 0.7, "iis": 1.0}  # of the time left, in this order
 
 
 @dataclass
 class Diagnosis:
-    feasible: bool
+    feasible: bool | None  # None: neither a plan nor a proof of infeasibility within the time limit
     requirements: list[str] = field(default_factory=list)  # requirements that cannot all hold
     shortfalls: list[str] = field(default_factory=list)  # capacity missing, and who needs it
     iis: list[str] = field(default_factory=list)  # an irreducible infeasible set of the LP relaxation, when it has one
+    unfinished: list[str] = field(default_factory=list)  # the steps the time limit (or an interrupt) cut short
 
     def lines(self) -> list[str]:
         if self.feasible:
             return ["the instance is feasible: every requirement can be met"]
-        out = ["the instance is infeasible.", "Smallest relaxation: without these requirements the rest can be met:"]
-        out += [f"  - {line}" for line in self.requirements]
+        if self.feasible is None:
+            out = ["undecided: within the time limit no plan was found and infeasibility was not proven."]
+        else:
+            out = ["the instance is infeasible."]
+        if self.unfinished:
+            out.append("Cut short by the time limit (raise --time-limit for a complete answer): " + "; ".join(self.unfinished))
+        out.append("Smallest relaxation: without these requirements the rest can be met:")
+        out += [f"  - {line}" for line in self.requirements or ["(not found)"]]
         if self.shortfalls:
             out.append("Where capacity falls short when every requirement is kept:")
             out += [f"  - {line}" for line in self.shortfalls]
@@ -50,10 +64,11 @@ class Diagnosis:
         return out
 
 
-def _elastic(inst: Instance, families: tuple[str, ...], solver: str) -> tuple[PlanModel, list, np.ndarray | None]:
+def _elastic(inst: Instance, families: tuple[str, ...], solver: str,
+             options: SolveOptions) -> tuple[PlanModel, list, np.ndarray | None, Status]:
     """Solve with only the relaxation cost (and a tiny cost on running GPUs, so nothing runs
-    that no requirement needs); return the model, the slack blocks and the solution. Relaxing
-    capacity also loosens the node columns' own bounds (x10), so one consumer can exceed it."""
+    that no requirement needs); return the model, the slack blocks, the solution and its status.
+    Relaxing capacity also loosens the node columns' own bounds (x10), so one consumer can exceed it."""
     m = build_model(inst, bound_scale=CAPACITY_SLACK if families == CAPACITY else 1.0)
     m.lm.objective_terms.clear()
     u = m.usage
@@ -62,47 +77,72 @@ def _elastic(inst: Instance, families: tuple[str, ...], solver: str) -> tuple[Pl
     for name in families:
         penalty = 1e3 if name in REQUIREMENTS else 1.0
         blocks += m.lm.relax(name, penalty)
-    report = get_solver(solver).solve(m.lm, SolveOptions(gap=1e-9))
+    report = get_solver(solver).solve(m.lm, options)
     x = integral(m, report.x) if report.status.has_solution else None
-    return m, blocks, x
+    return m, blocks, x, report.status
 
 
-def explain(inst: Instance, solver: str = "highs") -> Diagnosis:
-    """Diagnose an instance: feasible, or which requirements conflict and what capacity is short."""
-    plain = build_model(inst)
-    if get_solver(solver).solve(plain.lm, SolveOptions(gap=1e-2)).status.has_solution:
+def explain(inst: Instance, solver: str = "highs", time_limit: float | None = TIME_LIMIT, threads: int | None = None,
+            progress: bool = False, cancel: threading.Event | None = None) -> Diagnosis:
+    """Diagnose an instance within `time_limit` seconds (None: no limit): feasible, or which
+    requirements conflict and what capacity is short; what the limit cut short is listed."""
+    from planner.api import solve  # the full pipeline (greedy first) decides feasibility fastest
+
+    check_time_limit(time_limit)
+    check_threads(threads)
+    inst = revalidated(inst)
+    budget = Budget(time_limit, cancel or threading.Event())
+    base = SolveOptions(gap=ELASTIC_GAP, threads=threads)
+
+    def step(name: str) -> SolveOptions | None:
+        """This step's share of what is left of the limit; None when nothing is (the step is skipped)."""
+        if progress:
+            print(f"[{time.perf_counter() - budget.start:8.1f} s] explain: {name}", file=sys.stderr, flush=True)
+        return None if budget.exhausted else budget.options(base, SHARES[name])
+
+    options = step("feasibility")
+    status = Status.NO_SOLUTION if options is None else solve(
+        inst, solver=solver, time_limit=options.time_limit, gap=1e-2, threads=threads, check=False,
+        cancel=budget.cancel).status
+    if status.has_solution:
         return Diagnosis(feasible=True)
-    diagnosis = Diagnosis(feasible=False, iis=irreducible_set(plain))
-    m, blocks, x = _elastic(inst, REQUIREMENTS, solver)
+    diagnosis = Diagnosis(feasible=None if status == Status.NO_SOLUTION else False)
+    options = step("requirements")
+    m, blocks, x, status = _elastic(inst, REQUIREMENTS, solver, options) if options else (None, [], None, None)
     if x is not None:
         diagnosis.requirements = _by_period(
             _requirement(m, fam, i, x[slack[i]]) for fam, slack in blocks for i in np.flatnonzero(x[slack] > TOL))
-    m, blocks, x = _elastic(inst, CAPACITY, solver)
+        if not diagnosis.requirements and status == Status.OPTIMAL:
+            return Diagnosis(feasible=True)  # nothing had to be relaxed: the check above ran out of time
+    if status != Status.OPTIMAL:
+        diagnosis.unfinished.append("the requirements listed are the best relaxation found, not proven smallest"
+                                    if x is not None else "no relaxation of the requirements found")
+    options = step("capacity")
+    m, blocks, x, status = _elastic(inst, CAPACITY, solver, options) if options else (None, [], None, None)
     if x is not None:
         diagnosis.shortfalls = _by_period(
             _shortfall(m, fam, i, x[slack[i]], x) for fam, slack in blocks for i in np.flatnonzero(x[slack] > TOL))
+    if status != Status.OPTIMAL:
+        diagnosis.unfinished.append("the shortfalls listed are the best found, not proven least" if x is not None
+                                    else "no capacity shortfall computed")
+    options = step("iis")
+    if options is None:
+        diagnosis.unfinished.append("no irreducible infeasible set computed")
+    else:
+        diagnosis.iis = irreducible_set(build_model(inst), options)
     return diagnosis
 
 
-def irreducible_set(m: PlanModel) -> list[str]:
+def irreducible_set(m: PlanModel, options: SolveOptions = SolveOptions()) -> list[str]:
     """The rows of an IIS of the LP relaxation, named by rule and key; empty when the relaxation is
-    feasible (HiGHS computes an IIS for LPs only: integrality conflicts have none)."""
+    feasible or the solver cannot compute one (HiGHS computes an IIS for LPs only: integrality
+    conflicts have none)."""
     lm = m.lm.relaxed()
-    lp, _ = _highs_lp(lm)
-    with native_output(False):
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("presolve", "off")  # an infeasibility found in presolve leaves the IIS empty
-        h.setOptionValue("iis_strategy", 2)  # from the LP (measured: the default returned no rows)
-        h.passModel(lp)
-        status, iis = h.getIis()
-    if status != highspy.HighsStatus.kOk or not iis.valid_:
-        return []
     out = []
-    for row in iis.row_index_:
-        fam = lm.row_family(int(row))
+    for row in linear_solver().iis(lm, options):
+        fam = lm.row_family(row)
         key = "" if fam.keys is None else ", ".join(
-            f"{k} {_name(m, k, v)}" for k, v in fam.keys.iloc[int(row) - fam.start].items())
+            f"{k} {_name(m, k, v)}" for k, v in fam.keys.iloc[row - fam.start].items())
         out.append(f"{fam.name}" + (f" ({key})" if key else ""))
     return out
 

@@ -53,14 +53,14 @@ from __future__ import annotations
 
 import heapq
 import math
+import threading
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from planner.model import PlanModel
-from planner.solvers.base import SolveOptions, SolverReport, Status
-from planner.solvers.highs import HighsSolver
+from planner.solvers import SolveOptions, SolverReport, Status, linear_solver
 
 EPS = 1e-9
 RANKINGS = ("mw", "gpu")  # net value per facility MW-hour, per GPU-hour
@@ -773,16 +773,17 @@ def complete(m: PlanModel, nodes: np.ndarray, accepted: np.ndarray) -> SolverRep
     """Every column of the model, with the allocation nodes and accepted flags fixed."""
     cols = np.r_[m.alloc["var"].to_numpy(), m.accepted].astype(np.int64)
     values = np.r_[nodes.astype(float), accepted.astype(float)]
-    report = HighsSolver().solve(m.lm.with_fixed(cols, values), SolveOptions(gap=1e-9))
+    report = linear_solver().solve(m.lm.with_fixed(cols, values), SolveOptions(gap=1e-9))
     if not report.status.has_solution:
         raise GreedyError(f"the greedy plan for {m.instance.name} breaks a rule of the model: "
                           f"its completion is {report.status.value}")
     return report
 
 
-def search(m: PlanModel, max_passes: int = MAX_PASSES, seconds: float | None = None) -> tuple[Setting, _Fill] | None:
+def search(m: PlanModel, max_passes: int = MAX_PASSES, seconds: float | None = None,
+           cancel: threading.Event | None = None) -> tuple[Setting, _Fill] | None:
     """The best pass found by a small local search over settings, at most `max_passes` passes (and,
-    past the first two, none started after `seconds`):
+    past the first two, none started after `seconds` or once `cancel` is set):
     1. each ranking;
     2. each (not signed) whole-site lease forced in, or kept out if the best plan has it: a planner
        prices a whole-site offer against the internal use of its sites;
@@ -795,7 +796,8 @@ def search(m: PlanModel, max_passes: int = MAX_PASSES, seconds: float | None = N
     best: list = [None, None, -math.inf]  # setting, pass, objective
 
     def attempt(setting: Setting) -> None:
-        late = seconds is not None and time.perf_counter() - start > seconds and best[1] is not None
+        late = best[1] is not None and ((seconds is not None and time.perf_counter() - start > seconds)
+                                        or (cancel is not None and cancel.is_set()))
         if budget[0] <= 0 or late:
             return
         budget[0] -= 1
@@ -840,11 +842,12 @@ def _left_out(m: PlanModel, setting: Setting, plan: _Fill) -> list[tuple[str, in
     return sorted((item for item in items if values[item] > 0), key=lambda item: -values[item])
 
 
-def greedy(m: PlanModel, max_passes: int = MAX_PASSES, seconds: float | None = None) -> GreedyPlan | None:
+def greedy(m: PlanModel, max_passes: int = MAX_PASSES, seconds: float | None = None,
+           cancel: threading.Event | None = None) -> GreedyPlan | None:
     """The best greedy plan found (see `search`), completed into a full column vector; None if no
     pass places every mandatory item."""
     start = time.perf_counter()
-    found = search(m, max_passes, seconds)
+    found = search(m, max_passes, seconds, cancel)
     if found is None:
         return None
     setting, best = found
@@ -852,11 +855,11 @@ def greedy(m: PlanModel, max_passes: int = MAX_PASSES, seconds: float | None = N
     return GreedyPlan(report.x, report.objective, time.perf_counter() - start, setting.label(m), best.x, best.accepted)
 
 
-def greedy_report(m: PlanModel, seconds: float | None = None) -> SolverReport:
+def greedy_report(m: PlanModel, seconds: float | None = None, cancel: threading.Event | None = None) -> SolverReport:
     """The greedy plan as a solver report: `feasible` with no bound, or `no_solution`. With
     `seconds` (a time limit), the local search starts no pass after it (the first two always run)."""
     start = time.perf_counter()
-    plan = greedy(m, seconds=seconds)
+    plan = greedy(m, seconds=seconds, cancel=cancel)
     seconds = time.perf_counter() - start
     if plan is None:
         return SolverReport("greedy", Status.NO_SOLUTION, seconds=seconds)

@@ -81,6 +81,13 @@ class Spec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """An assignment is validated like a file and fails with the same messages (InstanceError)."""
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as err:
+            raise InstanceError(type(self).__name__, _pydantic_problems(err)) from None
+
 
 class Horizon(Spec):
     periods: WholeIn(ranges.PERIODS) = 1
@@ -255,6 +262,22 @@ class Instance(Spec):
             return list(range(len(self.sites)))
         return [i for i, s in enumerate(self.sites) if s.name in consumer.sites]
 
+    # ----- look-ups by name (KeyError lists the known names) -----
+    def generation(self, name: str) -> Generation:
+        return _named(self.generations, name, "generation")
+
+    def site(self, name: str) -> Site:
+        return _named(self.sites, name, "site")
+
+    def training_run(self, name: str) -> TrainingRun:
+        return _named(self.training, name, "training run")
+
+    def inference_pool(self, name: str) -> InferencePool:
+        return _named(self.inference, name, "inference pool")
+
+    def lease(self, name: str) -> Lease:
+        return _named(self.leases, name, "lease")
+
     def warnings(self) -> list[str]:
         """Non-fatal observations about the input (stranded GPUs, unleasable whole sites)."""
         out = []
@@ -295,6 +318,19 @@ def period_runs(values: Any) -> list[tuple[Any, int, int]]:
 
 def periods_text(first: int, last: int) -> str:
     return f"period {first}" if first == last else f"periods {first}-{last}"
+
+
+def _named(items: list, name: str, what: str) -> Any:
+    for item in items:
+        if item.name == name:
+            return item
+    raise KeyError(f"no {what} named {name!r} (known: {', '.join(i.name for i in items) or 'none'})")
+
+
+def revalidated(inst: Instance) -> Instance:
+    """The instance validated again as a whole: an in-place change inside a nested mapping or list
+    (`lease.price_per_gpu_hour["H100"] = -5`) bypasses assignment validation. InstanceError if invalid."""
+    return parse_instance(inst.model_dump(exclude_none=True, warnings=False), f"instance {inst.name}")
 
 
 def _check_names(inst: Instance) -> list[tuple[str, str]]:

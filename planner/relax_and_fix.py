@@ -41,18 +41,20 @@ def decisions(m: PlanModel) -> np.ndarray:
     return np.flatnonzero(binary)
 
 
-def relax_and_fix(m: PlanModel, backend: Solver, options: SolveOptions, seconds: float) -> RelaxAndFix:
-    """Both solves within `seconds` (shares above); `options.warm_start` (a full-model plan) also
-    starts the relaxation."""
+def relax_and_fix(m: PlanModel, backend: Solver, options: SolveOptions) -> RelaxAndFix:
+    """Both solves within `options.time_limit` (shares above; required); `options.warm_start` (a
+    full-model plan) also starts the relaxation."""
     start = time.perf_counter()
+    seconds = options.time_limit
     quiet = replace(options, progress=False)
     relaxed = backend.solve(m.lm.relaxed(m.alloc["var"].to_numpy()), replace(quiet, time_limit=RELAX_SHARE * seconds))
     proven = relaxed.status.has_solution and relaxed.best_bound is not None and np.isfinite(relaxed.best_bound)
     bound = relaxed.best_bound if proven else None  # a search cut short before its root LP has no bound yet
-    if relaxed.x is None:
+    if relaxed.x is None or options.cancelled:
         return RelaxAndFix(None, bound)
     cols = decisions(m)
-    budget = min(FIX_SHARE * seconds, FIX_PER_RELAX * relaxed.seconds + 1.0)
+    left = max(0.0, seconds - (time.perf_counter() - start))
+    budget = min(FIX_SHARE * seconds, FIX_PER_RELAX * relaxed.seconds + 1.0, left)
     fixed = backend.solve(m.lm.with_fixed(cols, np.round(relaxed.x[cols])), replace(quiet, time_limit=budget, warm_start=None))
     # the fixed solve's own bound holds for the fixed decisions only, not for the full model
     plan = replace(fixed, status=Status.FEASIBLE, best_bound=None, mip_gap=None) if fixed.status.has_solution else None

@@ -34,7 +34,7 @@ def _optimum(inst) -> float:
 def test_relaxation_bounds_the_optimum_and_the_fixed_plan_verifies(size: str, seed: int) -> None:
     inst = generated(size, seed)
     m = build_model(inst)
-    found = relax_and_fix(m, HighsSolver(), SolveOptions(gap=1e-9), seconds=60.0)
+    found = relax_and_fix(m, HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
     optimum = _optimum(inst)
     assert found.bound is not None and found.bound >= optimum * (1 - 1e-9)
     assert found.plan is not None and found.plan.best_bound is None  # the fixed solve's bound is not the model's

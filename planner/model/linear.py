@@ -130,17 +130,26 @@ class LinearModel:
             out.append((fam, slack))
         return out
 
+    def copy(self) -> LinearModel:
+        """An independent copy: rows, columns and objective terms added to it leave this model as it is."""
+        return replace(
+            self, lb=list(self.lb), ub=list(self.ub), integer=list(self.integer), var_families=list(self.var_families),
+            _rows=list(self._rows), _cols=list(self._cols), _vals=list(self._vals), row_lo=list(self.row_lo),
+            row_hi=list(self.row_hi), row_families=list(self.row_families),
+            objective_terms={term: vec.copy() for term, vec in self.objective_terms.items()},
+        )
+
     def with_fixed(self, cols: np.ndarray, values: np.ndarray) -> LinearModel:
-        """A copy with `cols` fixed at `values`; every other column keeps its bounds and integrality."""
+        """An independent copy with `cols` fixed at `values`; every other column keeps its bounds and integrality."""
         lb, ub = self.bounds()
         lb[cols] = ub[cols] = values
-        return replace(self, lb=[lb], ub=[ub], integer=[self.integrality()])
+        return replace(self.copy(), lb=[lb], ub=[ub], integer=[self.integrality()])
 
     def relaxed(self, cols: np.ndarray | None = None) -> LinearModel:
-        """A copy with `cols` (default: all) continuous: a relaxation, whose bound holds for this model."""
+        """An independent copy with `cols` (default: all) continuous: a relaxation, whose bound holds for this model."""
         integer = self.integrality()
         integer[slice(None) if cols is None else cols] = False
-        return replace(self, integer=[integer])
+        return replace(self.copy(), integer=[integer])
 
     def row_family(self, row: int) -> Family:
         for fam in self.row_families:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.solvers.base import SolveOptions, Solver, SolverReport, Status
+from planner.solvers.base import Budget, SolveOptions, Solver, SolverReport, Status, relative_gap
 from planner.solvers.cbc import CbcSolver
 from planner.solvers.highs import HighsSolver
 from planner.solvers.or_tools import CpSatSolver, ScipSolver
@@ -13,7 +13,8 @@ ALIASES = {"cp-sat": "cpsat", "cp_sat": "cpsat", "pulp": "cbc"}
 # they are not `Solver` backends; `planner.api.solve` runs them. They never prove optimality.
 HEURISTICS = ("greedy",)
 
-__all__ = ["HEURISTICS", "SOLVERS", "SolveOptions", "Solver", "SolverReport", "Status", "get_solver"]
+__all__ = ["HEURISTICS", "SOLVERS", "Budget", "SolveOptions", "Solver", "SolverReport", "Status",
+           "get_solver", "linear_solver", "relative_gap"]
 
 
 def get_solver(name: str) -> Solver:
@@ -22,3 +23,9 @@ def get_solver(name: str) -> Solver:
     if key not in SOLVERS:
         raise ValueError(f"unknown solver {name!r}; choose one of {', '.join(SOLVERS)}")
     return SOLVERS[key]()
+
+
+def linear_solver() -> Solver:
+    """The backend of the auxiliary LPs (greedy completion, polish, shadow prices, IIS), whichever
+    solver the MILP uses: HiGHS, a required dependency, exact and fast on LPs, with duals and IIS."""
+    return HighsSolver()

@@ -13,10 +13,13 @@ import numpy as np
 import pulp
 
 from planner.model.linear import LinearModel
-from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, relative_gap
+from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, settle
 
 
 class CbcSolver(Solver):
+    """Runs as a subprocess of PuLP: not cancellable from here, but Ctrl-C at a terminal reaches
+    it too (same process group) and it stops with its best plan."""
+
     name = "cbc"
 
     def solve(self, lm: LinearModel, options: SolveOptions) -> SolverReport:
@@ -29,38 +32,42 @@ class CbcSolver(Solver):
             with warnings.catch_warnings():  # PuLP 3.x deprecates its bundled CBC, which we pin on purpose
                 warnings.simplefilter("ignore", DeprecationWarning)
                 cmd = pulp.PULP_CBC_CMD(
-                    msg=False, timeLimit=options.time_limit, gapRel=options.gap, logPath=str(log),
+                    msg=False, timeLimit=None if options.time_limit is None else max(0.01, options.time_limit), gapRel=options.gap, logPath=str(log),
                     threads=options.threads,
                 )
             prob.solve(cmd)
             text = log.read_text() if log.exists() else ""
         if options.verbose or options.progress:  # CBC logs only at the end through PuLP
             sys.stderr.write(text)
-        seconds = time.perf_counter() - start
         sol = prob.sol_status
-        if sol == pulp.LpSolutionOptimal:
-            status = Status.OPTIMAL
-        elif sol == pulp.LpSolutionIntegerFeasible:
-            status = Status.FEASIBLE
+        if sol in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+            status = Status.FEASIBLE  # settle() decides optimal from the bound
         elif sol == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
             status = Status.INFEASIBLE
         elif sol == pulp.LpSolutionUnbounded:
             status = Status.UNBOUNDED
         else:
             status = Status.NO_SOLUTION
-        if not status.has_solution:
-            return SolverReport(self.name, status, seconds=seconds)
-        x = np.array([v.value() or 0.0 for v in columns])
-        objective = float(lm.objective() @ x)
-        bound = objective if status == Status.OPTIMAL else _cbc_bound(text, objective)
-        return SolverReport(self.name, status, x, objective, bound, relative_gap(objective, bound), seconds)
+        x = np.array([v.value() or 0.0 for v in columns]) if status.has_solution else None
+        objective = None if x is None else float(lm.objective() @ x)
+        bound = None if x is None else _cbc_bound(text, objective)
+        if bound is None and sol == pulp.LpSolutionOptimal and not lm.integrality().any():
+            bound = objective  # an LP solved to optimality (CBC may log no summary for it) is its own bound
+        return settle(self.name, status, options, x, objective, bound, time.perf_counter() - start)
 
 
 def _cbc_bound(log: str, objective: float) -> float | None:
-    """CBC minimises -objective: its log's best possible value ("best possible X" on a partial
-    search, "Lower bound: X" otherwise) is the negated best bound of our maximisation."""
+    """CBC minimises -objective. Its log proves a bound in one of three ways: a search stopped
+    within the gap says by how much ("integer gap of G"), a partial search or a summary gives the
+    best possible value ("best possible X", "Lower bound: X", the negated bound), and a finished
+    search says "Optimal solution found" (the plan is its own bound). None when the log says none."""
+    within = re.findall(r"integer gap of\s+(-?[\d.]+(?:[eE][+-]?\d+)?)", log)
+    if within:
+        return objective + abs(float(within[-1]))
     found = re.findall(r"(?:best possible|Lower bound:)\s+(-?[\d.]+(?:[eE][+-]?\d+)?)", log)
-    return max(objective, -float(found[-1])) if found else None
+    if found:
+        return max(objective, -float(found[-1]))
+    return objective if re.search(r"Result - Optimal solution found\s*$", log, re.MULTILINE) else None
 
 
 def _pulp_problem(lm: LinearModel) -> tuple[pulp.LpProblem | None, list[pulp.LpVariable]]:

@@ -9,14 +9,18 @@ import highspy
 import numpy as np
 
 from planner.model.linear import LinearModel
-from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, native_output
+from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, native_output, run_cancellable, settle
 
 _S = highspy.HighsModelStatus
+_scheduler_threads: list[int | None] = [None]  # the thread count HiGHS's process-wide scheduler was started with
 
 
 class HighsSolver(Solver):
     name = "highs"
     accepts_start = True
+    gives_duals = True
+    computes_iis = True
+    cancellable = True
 
     def solve(self, lm: LinearModel, options: SolveOptions) -> SolverReport:
         start = time.perf_counter()
@@ -24,22 +28,13 @@ class HighsSolver(Solver):
         if lm.n_vars == 0:  # HiGHS calls an empty model "empty", not optimal: decide it here
             lo, hi = lm.row_bounds()
             ok = bool((lo <= 1e-9).all() and (hi >= -1e-9).all())
-            return SolverReport(self.name, Status.OPTIMAL if ok else Status.INFEASIBLE, *((np.zeros(0), 0.0, 0.0, 0.0)
-                                if ok else ()), seconds=time.perf_counter() - start)
+            return settle(self.name, Status.OPTIMAL if ok else Status.INFEASIBLE, options, np.zeros(0), 0.0, 0.0,
+                          time.perf_counter() - start)
         with native_output(options.verbose):
-            h = highspy.Highs()
-            h.setOptionValue("output_flag", options.verbose)
-            if options.verbose:
-                h.setOptionValue("log_to_console", True)
+            h, scale = _highs(lm, options)
             h.setOptionValue("mip_rel_gap", options.gap)
-            if options.time_limit is not None:
-                h.setOptionValue("time_limit", float(options.time_limit))
             if is_mip:  # measured on generated M fleets (seeds 0-2): 2-4x faster to proven optimality
                 h.setOptionValue("presolve", "off")
-            if options.threads:
-                h.setOptionValue("threads", int(options.threads))
-            lp, scale = _highs_lp(lm)
-            h.passModel(lp)
             if options.progress:
                 _report_progress(h, scale)
             if options.warm_start is not None:
@@ -47,34 +42,61 @@ class HighsSolver(Solver):
                 sol.col_value = list(options.warm_start)
                 sol.value_valid = True
                 h.setSolution(sol)
-            h.run()
+            run_cancellable(h.run, h.cancelSolve, options)
             status, info = h.getModelStatus(), h.getInfo()
             has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
             solution = h.getSolution()
             x = np.array(solution.col_value) if has_x else None
-            duals = np.array(solution.row_dual) if solution.dual_valid else None
-        seconds = time.perf_counter() - start
+            duals = np.array(solution.row_dual) * scale if solution.dual_valid and not is_mip else None
+        if options.verbose:
+            print(f"highs: {h.modelStatusToString(status)}", file=sys.stderr)
         objective = info.objective_function_value * scale if has_x else None
-        bound = info.mip_dual_bound * scale if is_mip else objective
-        if status == _S.kOptimal:
-            result = Status.OPTIMAL
-        elif status in (_S.kInfeasible, _S.kUnboundedOrInfeasible):
+        if status in (_S.kInfeasible, _S.kUnboundedOrInfeasible):
             result = Status.INFEASIBLE
         elif status == _S.kUnbounded:
             result = Status.UNBOUNDED
-        elif has_x:
-            result = Status.FEASIBLE
         else:
-            result = Status.NO_SOLUTION
-        if not result.has_solution:
-            x = objective = bound = None
-        if result == Status.OPTIMAL and bound is None:
-            bound = objective
-        if options.verbose:
-            print(f"highs: {h.modelStatusToString(status)}", file=sys.stderr)
-        gap = (info.mip_gap if is_mip else 0.0) if result.has_solution else None
-        return SolverReport(self.name, result, x, objective, bound, gap, seconds,
-                            duals=None if is_mip or not result.has_solution or duals is None else duals * scale)
+            result = Status.FEASIBLE if has_x else Status.NO_SOLUTION
+        proven = status == _S.kOptimal
+        bound = info.mip_dual_bound * scale if is_mip else (objective if proven else None)
+        return settle(self.name, result, options, x, objective, bound, time.perf_counter() - start, duals)
+
+    def iis(self, lm: LinearModel, options: SolveOptions) -> list[int]:
+        """HiGHS computes an IIS of an LP only (integrality conflicts have none): of the relaxation."""
+        with native_output(options.verbose):
+            h, _ = _highs(lm.relaxed(), options)
+            h.setOptionValue("presolve", "off")  # an infeasibility found in presolve leaves the IIS empty
+            h.setOptionValue("iis_strategy", 2)  # from the LP (measured: the default returned no rows)
+            status, iis = run_cancellable(h.getIis, h.cancelSolve, options)
+        if status != highspy.HighsStatus.kOk or not iis.valid_:
+            return []
+        return [int(row) for row in iis.row_index_]
+
+
+def _highs(lm: LinearModel, options: SolveOptions) -> tuple[highspy.Highs, float]:
+    """A Highs object holding `lm`, with the options every call honours (time limit, threads, log,
+    cancellation), and the factor its objective was divided by."""
+    _use_threads(options.threads)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", options.verbose)
+    if options.verbose:
+        h.setOptionValue("log_to_console", True)
+    if options.time_limit is not None:
+        h.setOptionValue("time_limit", max(0.0, float(options.time_limit)))
+    if options.threads:
+        h.setOptionValue("threads", int(options.threads))
+    h.HandleUserInterrupt = True  # cancelSolve() then stops the run at its next interrupt check
+    lp, scale = _highs_lp(lm)
+    h.passModel(lp)
+    return h, scale
+
+
+def _use_threads(threads: int | None) -> None:
+    """HiGHS starts one scheduler per process with the first run's thread count and then ignores
+    the `threads` option of later runs (it returns no solution instead): restart it on a change."""
+    if _scheduler_threads[0] != threads:
+        highspy.Highs.resetGlobalScheduler(True)
+        _scheduler_threads[0] = threads
 
 
 def _report_progress(h: highspy.Highs, scale: float, every: float = 1.0) -> None:

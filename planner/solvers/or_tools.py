@@ -8,7 +8,7 @@ import numpy as np
 from ortools.linear_solver.python import model_builder as mb
 
 from planner.model.linear import LinearModel
-from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, relative_gap, native_output
+from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, native_output, run_cancellable, settle
 
 _STATUS = {
     mb.SolveStatus.OPTIMAL: Status.OPTIMAL,
@@ -26,6 +26,7 @@ class OrToolsSolver(Solver):
     """A solver OR-Tools wraps; subclasses name it and spell its gap/threads parameters."""
 
     backend: str
+    cancellable = True
 
     def parameters(self, options: SolveOptions) -> str:
         raise NotImplementedError
@@ -48,19 +49,18 @@ class OrToolsSolver(Solver):
         solver.set_solver_specific_parameters(self.parameters(options))
         solver.enable_output(options.verbose or options.progress)
         with native_output(options.verbose or options.progress):
-            result = solver.solve(model)
-        seconds = time.perf_counter() - start
+            result = run_cancellable(lambda: solver.solve(model), solver.stop_search, options)
         if result in _FAILURES:
             raise RuntimeError(f"{self.name} failed: {result.name} {solver.status_string}")
         status = _STATUS.get(result, Status.NO_SOLUTION)
         if not status.has_solution:
-            return SolverReport(self.name, status, seconds=seconds)
+            return settle(self.name, status, options, seconds=time.perf_counter() - start)
         x = solver.values(model.get_variables()).to_numpy(dtype=float)
         objective = float(solver.objective_value)
         bound = float(solver.best_objective_bound)  # the solver's own proof, also when "optimal" within the gap
-        if not np.isfinite(bound):
-            bound = objective if status == Status.OPTIMAL else None
-        return SolverReport(self.name, status, x, objective, bound, relative_gap(objective, bound), seconds)
+        if not np.isfinite(bound) and status == Status.OPTIMAL and not lm.integrality().any():
+            bound = objective  # an LP solved to optimality is its own bound
+        return settle(self.name, status, options, x, objective, bound, time.perf_counter() - start)
 
 
 class ScipSolver(OrToolsSolver):

@@ -1,0 +1,57 @@
+"""The Python API: in-place edits re-validated with the CLI's messages, look-ups by name, and the
+documented entry points of every command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import planner
+from planner import InstanceError, load_instance, solve
+
+ROOT = Path(__file__).resolve().parent.parent
+POWER_BOUND = ROOT / "instances" / "teach_power_bound.yaml"  # hand optimum 177.5
+INFEASIBLE = ROOT / "instances" / "teach_infeasible_requirements.yaml"
+
+
+def test_a_nested_mapping_changed_in_place_is_validated_before_solving() -> None:
+    inst = load_instance(POWER_BOUND)
+    inst.lease("old-lease").price_per_gpu_hour = {"OLD": 1.0}
+    inst.lease("old-lease").price_per_gpu_hour["OLD"] = -5  # no assignment on the model: pydantic cannot see it
+    with pytest.raises(InstanceError) as err:
+        solve(inst)
+    assert str(err.value) == ("instance teach-power-bound: leases[0].price_per_gpu_hour.OLD: "
+                              "Input should be greater than or equal to 0 (got -5)")
+    with pytest.raises(InstanceError, match=r"leases\[0\].price_per_gpu_hour.OLD"):
+        planner.explain_instance(inst)
+
+
+def test_an_invalid_assignment_raises_the_clean_message() -> None:
+    inst = load_instance(POWER_BOUND)
+    with pytest.raises(InstanceError) as err:
+        inst.site("hall").power_mw = -1
+    assert str(err.value) == "Site: power_mw: Input should be greater than or equal to 0 (got -1)"
+    assert "pydantic" not in str(err.value) and "http" not in str(err.value)
+    assert inst.site("hall").power_mw >= 0  # unchanged
+
+
+def test_look_ups_by_name() -> None:
+    inst = load_instance(POWER_BOUND)
+    assert inst.generation("NEW").name == "NEW" and inst.inference_pool("serve").name == "serve"
+    with pytest.raises(KeyError, match=r"no lease named 'x' \(known: old-lease"):
+        inst.lease("x")
+    with pytest.raises(KeyError, match="no training run named 'x' \\(known: none\\)"):
+        inst.training_run("x")
+
+
+def test_every_command_has_a_python_entry_point() -> None:
+    inst = load_instance(POWER_BOUND)
+    ev = planner.evaluate_offer(inst, "old-lease", time_limit=30, threads=1)
+    assert ev.offer == "old-lease" and ev.objective_accepted is not None and ev.objective_rejected is not None
+    why = planner.explain_instance(load_instance(INFEASIBLE), time_limit=60)
+    assert why.feasible is False and why.requirements
+    frame = planner.sweep_parameter(inst, "sites.hall.power_mw", [0.08, 0.1], workers=1, progress=False, time_limit=30)
+    assert list(frame["status"]) == ["optimal", "optimal"]
+    a, b = solve(inst), solve(inst, solver="greedy")
+    assert planner.diff_results(a.to_dict(), b.to_dict())
