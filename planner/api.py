@@ -51,8 +51,9 @@ def best_of(report: SolverReport, start: SolverReport | None, bound: float | Non
     plans = [p for p in (report, start) if p is not None and p.status.has_solution]
     if not plans:
         return report
-    best = max(plans, key=lambda p: p.objective)
-    tolerance = BOUND_TOLERANCE * max(1.0, abs(best.objective))
+    tolerance = BOUND_TOLERANCE * max(1.0, abs(plans[0].objective))
+    # the start only when it is worth more than the solver's rounding: the backend's plan is polished
+    best = plans[-1] if plans[-1].objective > plans[0].objective + tolerance else plans[0]
     bounds = [b for b in (report.best_bound, bound) if b is not None and np.isfinite(b) and b >= best.objective - tolerance]
     if not bounds:
         return replace(best, status=Status.FEASIBLE, best_bound=None, mip_gap=None)
