@@ -11,8 +11,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
