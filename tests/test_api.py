@@ -51,7 +51,7 @@ def test_every_command_has_a_python_entry_point() -> None:
     assert ev.offer == "old-lease" and ev.objective_accepted is not None and ev.objective_rejected is not None
     why = planner.explain_instance(load_instance(INFEASIBLE), time_limit=60)
     assert why.feasible is False and why.requirements
-    frame = planner.sweep_parameter(inst, "sites.hall.power_mw", [0.08, 0.1], workers=1, progress=False, time_limit=30)
+    frame = planner.sweep_parameter(inst, [("sites.hall.power_mw", [0.08, 0.1])], workers=1, progress=False, time_limit=30)
     assert list(frame["status"]) == ["optimal", "optimal"]
     a, b = solve(inst), solve(inst, solver="greedy")
     assert planner.diff_results(a.to_dict(), b.to_dict())
