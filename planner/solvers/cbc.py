@@ -17,7 +17,7 @@ from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, set
 
 
 class CbcSolver(Solver):
-    """Runs as a subprocess of PuLP: not cancellable from here, but Ctrl-C at a terminal reaches
+    """Runs as a child process of PuLP: not cancellable from here, but Ctrl-C at a terminal reaches
     it too (same process group) and it stops with its best plan."""
 
     name = "cbc"
