@@ -118,6 +118,8 @@ def solve(
     warm_start: bool = True,
     metrics: bool = False,
     cancel: threading.Event | None = None,
+    workers: int | None = 1,
+    cluster: str | None = None,
 ) -> PlanResult:
     """Build the SPEC's MILP, solve it and verify the plan independently.
 
@@ -139,7 +141,7 @@ def solve(
     budget = Budget(time_limit, cancel or threading.Event())
     inst = revalidated(instance) if isinstance(instance, Instance) else load_instance(instance)
     if inst.uncertainty is not None:
-        return solve_scenarios(inst, solver, options, budget, check, duals, metrics)
+        return solve_scenarios(inst, solver, options, budget, check, duals, metrics, workers, cluster)
     if metrics:
         raise ValueError("metrics (EVPI, VSS) need an instance with `uncertainty` (SPEC section 6)")
     m = build_model(inst)
@@ -162,7 +164,8 @@ def solve(
 
 
 def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: Budget, check: bool = True,
-                    duals: bool = False, metrics: bool = False) -> PlanResult:
+                    duals: bool = False, metrics: bool = False, workers: int | None = 1,
+                    cluster: str | None = None) -> PlanResult:
     """SPEC section 6: the extensive form (planner.model.stochastic) solved as one MILP, each scenario's
     plan verified against its own instance, F recomputed."""
     if duals:
@@ -185,7 +188,7 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
         verify(inst, result.to_dict())
         result.verified = True
     if metrics and result.status.has_solution:
-        found = value_of_information(inst, result.objective, solver, replace(options, progress=False))
+        found = value_of_information(inst, result.objective, solver, replace(options, progress=False), workers, cluster)
         result.uncertainty |= {"evpi": found["evpi"], "vss": found["vss"]}
         result.warnings += found["notes"]
     return result

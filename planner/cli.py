@@ -207,6 +207,38 @@ def cli() -> None:
     """Capacity planning for GPU fleets: who gets which GPUs, and which lease offers to take."""
 
 
+def cluster_option(command: Callable) -> Callable:
+    """--cluster, shared by every command that runs a batch of solves (planner.batch)."""
+    return click.option("--cluster", envvar=ENV_CLUSTER, metavar="tcp://HOST:PORT",
+                        help=f"Send the solves to this Dask scheduler [env {ENV_CLUSTER}; default: local processes]; "
+                             "needs `pip install 'planner[cluster]'`.")(command)
+
+
+def workers_option(command: Callable) -> Callable:
+    """--workers: local processes for a batch of solves (planner.batch)."""
+    return click.option("--workers", type=click.IntRange(min=1),
+                        help="Parallel local solves [default: one per core].")(command)
+
+
+def batch_target(workers: int | None, cluster: str | None) -> dict:
+    """--workers and --cluster as planner.batch takes them; both at once is a usage error."""
+    if cluster and workers:
+        fail(f"--workers {workers}: the cluster {cluster} decides how many solves run at once; drop one of them",
+             EXIT_BAD_INPUT)
+    return {"workers": workers, "cluster": cluster}
+
+
+@contextlib.contextmanager
+def batch_errors() -> Iterator[None]:
+    """Around a batch: a cluster that cannot be used is a usage error (exit 2), a batch it lost is exit 1."""
+    try:
+        yield
+    except ClusterError as err:
+        fail(str(err), EXIT_BAD_INPUT)
+    except BatchError as err:
+        fail(f"{err}; nothing was written", EXIT_NO_PLAN)
+
+
 @cli.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.option("--solver", type=click.Choice(SOLVE_NAMES, case_sensitive=False), default="highs", show_default=True,
@@ -219,13 +251,17 @@ def cli() -> None:
 @click.option("--verbose", "-v", is_flag=True, help="Solver log on stderr.")
 @click.option("--duals", is_flag=True, help="Add shadow prices of site power and inventory (local LP duals).")
 @click.option("--metrics", is_flag=True, help="With scenarios (SPEC section 6): add EVPI and VSS (one more solve per scenario).")
+@workers_option
+@cluster_option
 def solve(instance: str, solver: str, time_limit: float | None, threads: int | None, progress: bool | None,
-          gap: float, fmt: str, output: str | None, verbose: bool, duals: bool, metrics: bool) -> None:
+          gap: float, fmt: str, output: str | None, verbose: bool, duals: bool, metrics: bool, workers: int | None,
+          cluster: str | None) -> None:
     """Solve INSTANCE (YAML or JSON) and print the optimal, verified plan.
 
     Ctrl-C stops the solver: the best plan found is reported (`feasible` unless proven, with an
     `interrupted` warning) and the exit code is 130; a second Ctrl-C aborts without writing."""
     options = solving(time_limit, threads, progress)
+    target = batch_target(workers, cluster)
     needs_file(fmt, output)
     inst = read_instance(instance)
     if metrics and inst.uncertainty is None:
@@ -236,9 +272,9 @@ def solve(instance: str, solver: str, time_limit: float | None, threads: int | N
     check_outputs([Path(output)] if output else [], [instance])
     cancel = threading.Event()
     try:
-        with first_interrupt_stops(cancel):
+        with first_interrupt_stops(cancel), batch_errors():
             result = solve_plan(inst, solver=solver, gap=gap, verbose=verbose, duals=duals, metrics=metrics,
-                                cancel=cancel, **options)
+                                cancel=cancel, **options, **target)
     except VerificationError as err:
         fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}", EXIT_NO_PLAN)
     content = plan_document(result.to_dict(), inst, fmt) if fmt in ("html", "xlsx") else render(result, inst, fmt)
@@ -354,11 +390,15 @@ def read_offer(path: str, inst: Instance) -> Lease:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html", "xlsx"]), default="table",
               show_default=True, help="html: a self-contained report; xlsx: a workbook (needs --output).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@workers_option
+@cluster_option
 def evaluate(instance: str, offer: str | None, offer_file: str | None, gpus: int | None, solver: str,
-             time_limit: float | None, threads: int | None, progress: bool | None, fmt: str, output: str | None) -> None:
+             time_limit: float | None, threads: int | None, progress: bool | None, fmt: str, output: str | None,
+             workers: int | None, cluster: str | None) -> None:
     """Is lease OFFER (a name in INSTANCE, or --offer-file) worth taking at the block its lessee asks for?
     Value, break-even, economics."""
     options = solving(time_limit, threads, progress)
+    target = batch_target(workers, cluster)
     needs_file(fmt, output)
     inst = read_instance(instance)
     if (offer is None) == (offer_file is None):
@@ -374,13 +414,12 @@ def evaluate(instance: str, offer: str | None, offer_file: str | None, gpus: int
     try:
         if inst.uncertainty is not None:
             requested_block(inst, next(lease for lease in inst.leases if lease.name == offer), gpus)  # same refusals
-            if time_limit is not None or threads is not None:
-                fail(f"{instance}: --time-limit and --threads are not available yet for evaluate with scenarios "
-                     f"(SPEC section 6)", EXIT_BAD_INPUT)
-            ev = evaluate_under_uncertainty(inst, offer, solver=solver, gpus=gpus)
+            with batch_errors():
+                ev = evaluate_under_uncertainty(inst, offer, solver=solver, gpus=gpus, **target, **options)
             parts = scenario_evaluation_sections(ev, inst)
         else:
-            ev = evaluate_offer(inst, offer, solver=solver, gpus=gpus, **options)
+            with batch_errors():
+                ev = evaluate_offer(inst, offer, solver=solver, gpus=gpus, **target, **options)
             parts = evaluation_sections(ev, inst)
     except OfferError as err:
         fail(f"{instance}: {err}", EXIT_BAD_INPUT)
@@ -419,24 +458,6 @@ def read_json(path: str, what: str) -> dict:
     return doc
 
 
-def cluster_option(command: Callable) -> Callable:
-    """--cluster, shared by every command that runs a batch of solves (planner.batch)."""
-    return click.option("--cluster", envvar=ENV_CLUSTER, metavar="tcp://HOST:PORT",
-                        help=f"Send the solves to this Dask scheduler [env {ENV_CLUSTER}; default: local processes]; "
-                             "needs `pip install 'planner[cluster]'`.")(command)
-
-
-@contextlib.contextmanager
-def batch_errors() -> Iterator[None]:
-    """Around a batch: a cluster that cannot be used is a usage error (exit 2), a batch it lost is exit 1."""
-    try:
-        yield
-    except ClusterError as err:
-        fail(str(err), EXIT_BAD_INPUT)
-    except BatchError as err:
-        fail(f"{err}; nothing was written", EXIT_NO_PLAN)
-
-
 @cli.command()
 @click.argument("instance", type=click.Path(dir_okay=False))
 @click.option("--vary", required=True, multiple=True, metavar="PATH=START:STOP:STEP",
@@ -444,7 +465,7 @@ def batch_errors() -> Iterator[None]:
                    "twice for a grid of two parameters.")
 @click.option("--solver", type=click.Choice(SOLVER_NAMES, case_sensitive=False), default="highs", show_default=True)
 @solving_options()
-@click.option("--workers", type=click.IntRange(min=1), help="Parallel local solves [default: one per core].")
+@workers_option
 @cluster_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
               help="The table's format: CSV, or an Excel workbook (sheets Summary, Sweep).")
@@ -458,9 +479,7 @@ def sweep(instance: str, vary: tuple[str, ...], solver: str, time_limit: float |
     inst = read_instance(instance)
     if len(vary) > 2:
         fail(f"--vary: given {len(vary)} times; a sweep varies one or two parameters", EXIT_BAD_INPUT)
-    if cluster and workers:
-        fail(f"--workers {workers}: the cluster {cluster} decides how many solves run at once; drop one of them",
-             EXIT_BAD_INPUT)
+    batch_target(workers, cluster)
     csv_path = Path(output or f"{Path(instance).stem}.sweep.{fmt}")
     png_path = Path(png or csv_path.with_suffix(".png"))
     check_outputs([csv_path, png_path], [instance])

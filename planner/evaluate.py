@@ -12,6 +12,7 @@ change), so Newton's method lands exactly on the break-even price for that block
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from planner.api import solve
+from planner.batch import run_batch
 from planner.instance import Instance, Lease
 from planner.results import PlanResult
 
@@ -109,9 +111,16 @@ def requested_block(inst: Instance, lease: Lease, gpus: int | None) -> tuple[int
     return gpus, "--gpus"
 
 
-def solve_each(instances: list[Instance], solver: str, **options: Any) -> list[PlanResult]:
-    """Every solve an evaluation needs, in one place (the seam a parallel runner replaces)."""
-    return [solve(inst, solver=solver, **options) for inst in instances]
+def solve_each(instances: list[Instance], solver: str, workers: int | None = 1, cluster: str | None = None,
+               **options: Any) -> list[PlanResult]:
+    """Independent solves an evaluation needs, through the one parallel seam (planner.batch): in this
+    process by default (a library call spawns nothing unless asked), `workers` processes or a cluster."""
+    return run_batch(functools.partial(solve_one, solver=solver, **options), instances, workers=workers, cluster=cluster)
+
+
+def solve_one(inst: Instance, solver: str, **options: Any) -> PlanResult:
+    """planner.solve as a module-level function of the instance alone (what a batch worker runs)."""
+    return solve(inst, solver=solver, **options)
 
 
 def with_price(inst: Instance, name: str, factor: float) -> Instance:
@@ -164,17 +173,18 @@ def break_even_factor(accepted: Instance, lease: Lease, rejected_objective: floa
 
 
 def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gpus: int | None = None,
-                   **options: Any) -> OfferEvaluation:
+                   workers: int | None = 1, cluster: str | None = None, **options: Any) -> OfferEvaluation:
     """Solve with the offer removed and forced in at the requested block (and at its best block when
     that may differ); value, break-even and economics, all for the requested block. `options`
-    (time_limit, threads, progress, ...) go to every solve, as planner.solve takes them."""
+    (time_limit, threads, progress, ...) go to every solve, as planner.solve takes them; the
+    independent solves go through planner.batch (`workers`, `cluster`)."""
     name = offer if isinstance(offer, str) else offer.name
     lease = next(lease for lease in inst.leases if lease.name == name) if isinstance(offer, str) else offer
     block_gpus, basis = requested_block(inst, lease, gpus)
     instances = [with_offer(inst, offer, accepted=False), with_offer(inst, offer, accepted=True, gpus=block_gpus)]
     if block_gpus is not None and not lease.all_or_nothing:
         instances.append(with_offer(inst, offer, accepted=True))
-    rejected, accepted, *best = solve_each(instances, solver, **options)
+    rejected, accepted, *best = solve_each(instances, solver, workers, cluster, **options)
     if not rejected.status.has_solution:
         raise ValueError(f"the instance without {name} is {rejected.status.value}: nothing to compare against")
     best_plan = next((p for p in best if p.status.has_solution), accepted if accepted.status.has_solution else None)

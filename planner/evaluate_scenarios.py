@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from planner.api import solve
-from planner.evaluate import requested_block, with_offer, with_price
+from planner.evaluate import requested_block, solve_each, with_offer, with_price
 from planner.instance import Instance, Lease, parse_instance
 from planner.results import PlanResult
 
@@ -76,14 +76,20 @@ def _slope(inst: Instance, plan: PlanResult, name: str, factor: float) -> float:
 
 
 def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs", gpus: int | None = None,
-                               max_steps: int = 20) -> ScenarioEvaluation:
+                               max_steps: int = 20, workers: int | None = 1, cluster: str | None = None,
+                               **options: Any) -> ScenarioEvaluation:
+    """F with the offer signed at the asked block, with it removed, and (for an offer with a termination
+    right) signed without the right: three independent solves through planner.batch; then the break-even
+    by Newton. `options` (time_limit, threads, progress) go to every solve."""
     lease = next(x for x in inst.leases if x.name == name)
     unit = "per period" if lease.payment_per_period is not None else "per GPU-hour"
-    rejected = solve(removed(inst, name), solver=solver)
+    accepted_inst = forced(inst, name, gpus)
+    variants = [removed(inst, name), accepted_inst]
+    if lease.termination is not None:
+        variants.append(forced(inst, name, gpus, termination=False))
+    rejected, accepted, *without_right = solve_each(variants, solver, workers, cluster, **options)
     if not rejected.status.has_solution:
         raise ValueError(f"the instance without {name} is {rejected.status.value}: nothing to compare against")
-    accepted_inst = forced(inst, name, gpus)
-    accepted = solve(accepted_inst, solver=solver)
     if not accepted.status.has_solution:
         return ScenarioEvaluation(name, "reject", None, None, None, rejected.objective, price_unit=unit,
                                   notes=[f"{name} cannot be accepted at that block: the plan with it is {accepted.status.value}"])
@@ -98,11 +104,9 @@ def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs",
         price_unit=unit,
     )
     out.break_even_price, out.break_even_checked = _break_even(accepted_inst, lease, rejected.objective, accepted,
-                                                               solver, max_steps)
-    if lease.termination is not None:
-        without_right = solve(forced(inst, name, gpus, termination=False), solver=solver)
-        if without_right.status.has_solution:
-            out.termination_right_value = accepted.objective - without_right.objective
+                                                               solver, max_steps, options)
+    if without_right and without_right[0].status.has_solution:
+        out.termination_right_value = accepted.objective - without_right[0].objective
     return out
 
 
@@ -115,7 +119,7 @@ def _price(lease: Lease) -> float:
 
 
 def _break_even(accepted_inst: Instance, lease: Lease, target: float, plan: PlanResult, solver: str,
-                max_steps: int) -> tuple[float | None, bool | None]:
+                max_steps: int, options: dict) -> tuple[float | None, bool | None]:
     """Newton on F_accepted(f) - F_rejected over the price factor f (F_accepted is a max over plans of
     functions of f, each piecewise linear), then a re-solve either side to show the decision flips."""
     factor = 1.0
@@ -125,11 +129,12 @@ def _break_even(accepted_inst: Instance, lease: Lease, target: float, plan: Plan
         if abs(excess) <= 1e-9 * max(1.0, abs(target)) or slope <= 0:
             break
         factor = max(factor / 10, factor - excess / slope)  # a price factor stays positive
-        plan = solve(with_price(accepted_inst, lease.name, factor), solver=solver)
+        plan = solve(with_price(accepted_inst, lease.name, factor), solver=solver, **options)
         if not plan.status.has_solution:
             return None, None
     if abs(plan.objective - target) > 1e-6 * max(1.0, abs(target)):
         return None, None
-    above = solve(with_price(accepted_inst, lease.name, factor * (1 + FLIP)), solver=solver).objective
-    below = solve(with_price(accepted_inst, lease.name, factor * (1 - FLIP)), solver=solver).objective
+    above, below = (p.objective for p in solve_each(
+        [with_price(accepted_inst, lease.name, factor * (1 + FLIP)), with_price(accepted_inst, lease.name, factor * (1 - FLIP))],
+        solver, **options))
     return factor * _price(lease), bool(above > target > below)

@@ -8,11 +8,13 @@ worth, each from one more solve per scenario.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from planner.instance import Instance, parse_instance
+from planner.batch import run_batch
 from planner.first_stage import complete, first_stage_values
 from planner.model.stochastic import build_stochastic
 from planner.results import PlanResult
@@ -36,14 +38,17 @@ def perfect_information_value(data: dict, name: str, solver: str, gap: float) ->
     return result.objective if result.status.has_solution else None
 
 
-def value_of_information(inst: Instance, plan_objective: float, solver: str, options: SolveOptions) -> dict[str, Any]:
-    """{"evpi", "vss", "notes"} for an instance with `uncertainty` whose optimal plan is worth `plan_objective`."""
+def value_of_information(inst: Instance, plan_objective: float, solver: str, options: SolveOptions,
+                         workers: int | None = 1, cluster: str | None = None) -> dict[str, Any]:
+    """{"evpi", "vss", "notes"} for an instance with `uncertainty` whose optimal plan is worth `plan_objective`.
+    The perfect-information solves (one per scenario) go through planner.batch (`workers`, `cluster`)."""
     from planner.api import solve
 
     unc = inst.uncertainty
     p = np.array([sc.probability for sc in unc.scenarios])
     data = inst.model_dump()
-    best = [perfect_information_value(data, sc.name, solver, options.gap) for sc in unc.scenarios]
+    best = run_batch(functools.partial(perfect_information_value, data, solver=solver, gap=options.gap),
+                     [sc.name for sc in unc.scenarios], workers=workers, cluster=cluster)
     notes = [f"scenario {sc.name} alone has no plan: EVPI undefined" for sc, v in zip(unc.scenarios, best) if v is None]
     evpi = None if notes else risk_objective(np.array(best), p, unc.cvar_alpha, unc.risk_weight) - plan_objective
     plain = inst.model_copy(update={"uncertainty": None})

@@ -19,7 +19,10 @@ def highs_objectives() -> dict[str, float]:
 @pytest.mark.parametrize("path", INSTANCES, ids=lambda p: p.stem)
 def test_solvers_agree_on_shipped_instances(path: Path, solver: str, highs_objectives: dict[str, float]) -> None:
     result = solve(load_instance(path), solver=solver)
-    assert result.status.value == "optimal"
+    # CP-SAT solves served units on a grid of a thousandth of a unit: its bound holds for that grid, not for
+    # the exact model, so where the polished plan beats it (colossus1_scenarios, by 3.6e-5) nothing proves
+    # the plan and it is honestly `feasible`; the plan itself must still be HiGHS's optimum.
+    assert result.status.value == "optimal" or (solver == "cpsat" and result.status.value == "feasible")
     assert result.verified
     assert result.objective == pytest.approx(highs_objectives[path.name], rel=1e-6)
 
@@ -38,3 +41,13 @@ def test_cbc_bound_is_read_from_its_log():
     assert _cbc_bound(partial, 1.6e10) == pytest.approx(1.6780823e10)
     assert _cbc_bound("Lower bound:                   -105.5\n", 100.0) == pytest.approx(105.5)
     assert _cbc_bound("no summary", 100.0) is None
+
+
+def test_cbc_finished_search_is_its_own_bound():
+    """A finished search's earlier 'best possible' progress lines are not its bound (seen on colossus1_scenarios)."""
+    from planner.solvers.cbc import _cbc_bound
+
+    log = ("Cbc0010I After 0 nodes, 1 on tree, -1.17e+10 best solution, best possible -1.3050346e+10 (0.26 seconds)\n"
+           "Cbc0001I Search completed - best objective -12493454760.2, took 1356 iterations and 18 nodes\n"
+           "Result - Optimal solution found\n")
+    assert _cbc_bound(log, 12493454760.2) == pytest.approx(12493454760.2)

@@ -124,11 +124,14 @@ def stack(parts: list[LinearModel], columns: list[np.ndarray], n_vars: int, name
 def add_cvar(lm: LinearModel, models: list[PlanModel], columns: list[np.ndarray], p: np.ndarray,
              alpha: float, weight: float) -> tuple[int, np.ndarray, float]:
     """Rockafellar-Uryasev rows in units of `scale` (money spans 1e9; the rows stay near 1):
-    u_s - eta + V_s / scale >= 0, and w * scale * (eta - sum p_s u_s / (1 - alpha)) in the objective."""
+    u_s - eta + V_s / scale >= 0, and w * scale * (eta - sum p_s u_s / (1 - alpha)) in the objective.
+    eta lies between the least and the most any V_s can be, and u_s below their spread: finite bounds
+    that cut nothing off (CP-SAT, integer-only, needs them)."""
     largest = max(float(np.abs(m.lm.objective()).max(initial=0.0)) for m in models)
     scale = 10.0 ** np.floor(np.log10(largest)) if largest > 0 else 1.0
-    eta = lm.add_variables("cvar_eta", 1, -INF, INF)
-    short = lm.add_variables("cvar_shortfall", len(models), 0.0, INF)
+    lo, hi = zip(*(_value_range(m.lm) for m in models))
+    eta = lm.add_variables("cvar_eta", 1, min(lo) / scale, max(hi) / scale)
+    short = lm.add_variables("cvar_shortfall", len(models), 0.0, (max(hi) - min(lo)) / scale)
     for s, (m, cols) in enumerate(zip(models, columns)):
         c = m.lm.objective() / scale
         nz = np.flatnonzero(c)
@@ -137,3 +140,13 @@ def add_cvar(lm: LinearModel, models: list[PlanModel], columns: list[np.ndarray]
     lm.add_objective("F", eta, [weight * scale])
     lm.add_objective("F", short, -weight * scale * p / (1.0 - alpha))
     return int(eta[0]), short, scale
+
+
+def _value_range(lm: LinearModel) -> tuple[float, float]:
+    """The least and the most the objective can be over the column bounds (infinite where a bound is)."""
+    c = lm.objective()
+    lb, ub = lm.bounds()
+    with np.errstate(invalid="ignore"):  # 0 * inf: a column that does not count
+        low = np.where(c > 0, c * lb, c * ub)
+        high = np.where(c > 0, c * ub, c * lb)
+    return float(np.nansum(low[c != 0])), float(np.nansum(high[c != 0]))

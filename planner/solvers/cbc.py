@@ -64,10 +64,10 @@ def _cbc_bound(log: str, objective: float) -> float | None:
     within = re.findall(r"integer gap of\s+(-?[\d.]+(?:[eE][+-]?\d+)?)", log)
     if within:
         return objective + abs(float(within[-1]))
+    if re.search(r"Result - Optimal solution found\s*$", log, re.MULTILINE):
+        return objective  # a finished search: the "best possible" lines before it are its progress, not its end
     found = re.findall(r"(?:best possible|Lower bound:)\s+(-?[\d.]+(?:[eE][+-]?\d+)?)", log)
-    if found:
-        return max(objective, -float(found[-1]))
-    return objective if re.search(r"Result - Optimal solution found\s*$", log, re.MULTILINE) else None
+    return max(objective, -float(found[-1])) if found else None
 
 
 def _pulp_problem(lm: LinearModel) -> tuple[pulp.LpProblem | None, list[pulp.LpVariable]]:
