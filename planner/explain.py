@@ -23,6 +23,7 @@ from planner.model import PlanModel, build_model
 from planner.model.linear import Family
 from planner.options import check_threads, check_time_limit
 from planner.results import integral
+from planner.scenarios import cases, cut_terms
 from planner.solvers import Budget, SolveOptions, Status, get_solver, linear_solver
 
 REQUIREMENTS = ("training_required", "lease_signed", "inference_min_units")
@@ -41,10 +42,18 @@ class Diagnosis:
     shortfalls: list[str] = field(default_factory=list)  # capacity missing, and who needs it
     iis: list[str] = field(default_factory=list)  # an irreducible infeasible set of the LP relaxation, when it has one
     unfinished: list[str] = field(default_factory=list)  # the steps the time limit (or an interrupt) cut short
+    scenario: str | None = None  # with scenarios (SPEC section 6): the one diagnosed, infeasible on its own
 
     def lines(self) -> list[str]:
         if self.feasible:
             return ["the instance is feasible: every requirement can be met"]
+        if self.scenario == "":
+            return ["the instance is infeasible, although each scenario alone has a plan: the first stage they share "
+                    "(lease acceptance and blocks, training runs that start before the reveal period, inference "
+                    "before it) cannot serve all of them at once."]
+        if self.scenario is not None:
+            return [f"scenario {self.scenario} on its own:", *self.__class__(**{
+                **self.__dict__, "scenario": None}).lines()]
         if self.feasible is None:
             out = ["undecided: within the time limit no plan was found and infeasibility was not proven."]
         else:
@@ -106,6 +115,8 @@ def explain(inst: Instance, solver: str = "highs", time_limit: float | None = TI
         cancel=budget.cancel).status
     if status.has_solution:
         return Diagnosis(feasible=True)
+    if inst.uncertainty is not None:
+        return _scenario_by_scenario(inst, solver, budget, threads, progress)
     diagnosis = Diagnosis(feasible=None if status == Status.NO_SOLUTION else False)
     options = step("requirements")
     m, blocks, x, status = _elastic(inst, REQUIREMENTS, solver, options) if options else (None, [], None, None)
@@ -131,6 +142,21 @@ def explain(inst: Instance, solver: str = "highs", time_limit: float | None = TI
     else:
         diagnosis.iis = irreducible_set(build_model(inst), options)
     return diagnosis
+
+
+def _scenario_by_scenario(inst: Instance, solver: str, budget: Budget, threads: int | None,
+                          progress: bool) -> Diagnosis:
+    """An infeasible instance with scenarios: the first scenario infeasible on its own (its lessee exits
+    cut its leases' terms), diagnosed like a plain instance; else the shared first stage is the conflict."""
+    for case in cases(inst):
+        if budget.exhausted:
+            return Diagnosis(feasible=None, unfinished=[f"scenarios from {case.name} on not diagnosed"])
+        own = cut_terms(case.instance, {inst.leases[k].name: e for k, e in case.exits.items()})
+        found = explain(own, solver, budget.remaining(), threads, progress, budget.cancel)
+        if not found.feasible:
+            found.scenario = case.name
+            return found
+    return Diagnosis(feasible=False, scenario="")
 
 
 def irreducible_set(m: PlanModel, options: SolveOptions = SolveOptions()) -> list[str]:

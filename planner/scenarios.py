@@ -127,3 +127,20 @@ def scenario_problems(inst: Instance) -> list[tuple[str, str]]:
                 problems.append((f"{where}.set.leases.{lease.name}.price_per_gpu_hour",
                                  f"{label}: changes which generations lease {lease.name!r} takes (shared by all scenarios)"))
     return problems
+
+
+def cut_terms(inst: Instance, ends: dict[str, int]) -> Instance:
+    """The instance with each ended lease's term cut at its end (a lease ended before it starts is
+    removed), and no termination rights: a plain section 2-4 instance."""
+    data = inst.model_dump(exclude={"uncertainty"})
+    kept = []
+    for lease in data["leases"]:
+        lease.pop("termination", None)
+        start, stop = lease["periods"] or (0, inst.T)
+        end = min(ends.get(lease["name"], stop), stop)
+        if end <= start:
+            continue
+        lease["periods"] = None if (start, end) == (0, inst.T) else [start, end]
+        kept.append(lease)
+    data["leases"] = kept
+    return parse_instance(data, f"{inst.name} (terms cut)")

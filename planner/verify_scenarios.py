@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from planner import verify as plain
-from planner.instance import Instance, parse_instance
-from planner.scenarios import Case, cases, operator_ends, reveal_period
+from planner.instance import Instance
+from planner.scenarios import Case, cases, cut_terms, operator_ends, reveal_period
 from planner.verify import Violation
 
 TERMS = ("lease_revenue", "training_value", "inference_value", "energy_cost")
@@ -126,23 +126,6 @@ def _lease_ends(inst: Instance, case: Case, listed: object,
             problems.append(Violation("lease_ends", f"{where}: lease {name} is accepted and its lessee exits at {exit_}, "
                                                     f"but no end is reported"))
     return ends, by_operator, problems
-
-
-def cut_terms(inst: Instance, ends: dict[str, int]) -> Instance:
-    """The instance with each ended lease's term cut at its end (a lease ended before it starts is
-    removed), and no termination rights: a plain section 2-4 instance."""
-    data = inst.model_dump(exclude={"uncertainty"})
-    kept = []
-    for lease in data["leases"]:
-        lease.pop("termination", None)
-        start, stop = lease["periods"] or (0, inst.T)
-        end = min(ends.get(lease["name"], stop), stop)
-        if end <= start:
-            continue
-        lease["periods"] = None if (start, end) == (0, inst.T) else [start, end]
-        kept.append(lease)
-    data["leases"] = kept
-    return parse_instance(data, f"{inst.name} (terms cut)")
 
 
 def _fees(inst: Instance, operator_ended: dict[str, int]) -> float:

@@ -33,7 +33,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 TIME_LIMITS = {"S": 60.0, "M": 60.0, "L": 60.0, "XL": 120.0}
 GAPS = {"S": 1e-4, "M": 1e-4, "L": 1e-3, "XL": 1e-3}  # the issue's targets: M proven to 1e-4, L within 0.1%
-SCENARIO_SIZE, SCENARIO_GAP, SCENARIO_TIME_LIMIT = "M", 1e-3, 1200.0
+SCENARIO_SIZE, SCENARIO_GAP, SCENARIO_TIME_LIMIT = "M", 1e-3, 300.0
 SCENARIO_TARGETS = {20: 60.0, 50: 300.0}  # issue 9: seconds on 2 cores, and peak memory <= 4 GB
 
 

@@ -257,3 +257,38 @@ def test_cli_evaluate_under_uncertainty(tmp_path):
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["value"] == pytest.approx(41.75) and len(doc["scenarios"]) == 3
+
+
+# ----- explain -----------------------------------------------------------------------------------
+
+
+def test_explain_names_the_scenario_that_has_no_plan():
+    """A required run of 8 GPUs: scenario `cut` leaves 4, so it has no plan on its own."""
+    from planner.explain import explain
+
+    data = {**instance(training=[{"name": "must", "value_per_unit_hour": 1, "min_units": 8, "required": True}]),
+            "uncertainty": {"scenarios": [{"name": "fine", "probability": 0.5},
+                                          {"name": "cut", "probability": 0.5, "set": {"sites.S.inventory.G": 4}}]}}
+    found = explain(parse_instance(data), time_limit=30)
+    assert found.feasible is False and found.scenario == "cut"
+    assert found.lines()[0] == "scenario cut on its own:" and any("must" in line for line in found.requirements)
+
+
+def test_explain_says_when_only_the_shared_first_stage_conflicts():
+    """`needs_run` requires a run of all 10 GPUs, `no_room` a pool of all 10. Each alone has a plan, but the
+    run starts before the reveal period (1), so it is placed in both scenarios or in neither."""
+    from planner.explain import explain
+
+    data = {**instance(
+        training=[{"name": "run", "value_per_unit_hour": 1, "min_units": 10}],
+        inference=[{"name": "pool", "demand": [{"units": 10, "value_per_unit_hour": 1}]}]),
+        "uncertainty": {"reveal_period": 1, "scenarios": [
+            {"name": "needs_run", "probability": 0.5, "set": {"training.run.required": True}},
+            {"name": "no_room", "probability": 0.5, "set": {"inference.pool.min_units": 10}}]}}
+    inst = parse_instance(data)
+    assert not solve(inst).status.has_solution
+    found = explain(inst, time_limit=30)
+    assert found.feasible is False and found.scenario == ""
+    assert "first stage they share" in found.lines()[0]
+    data["uncertainty"]["reveal_period"] = 0  # nothing shared: each scenario decides on its own
+    assert solve(parse_instance(data)).status.has_solution
