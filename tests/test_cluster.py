@@ -5,6 +5,7 @@ left without workers fails the batch clearly, and no CSV is written."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -121,3 +122,22 @@ def test_a_cluster_without_workers_fails_the_batch_and_writes_nothing(own_cluste
     assert result.exit_code == 1, result.output
     assert "no worker left" in result.stderr and "nothing was written" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]  # no CSV, no PNG, no temporary file
+
+
+def test_metrics_through_the_cluster_match_the_local_ones(cluster, tmp_path):
+    """`solve --metrics` sends its per-scenario solves (EVPI) to the cluster; the document is the local one's."""
+    instance = Path(__file__).resolve().parents[1] / "instances" / "teach_scenarios.yaml"
+
+    def metrics(*options: str) -> dict:
+        result = CliRunner().invoke(cli, ["solve", str(instance), "--metrics", "--format", "json", *options])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        doc.pop("solve_seconds")
+        return doc
+
+    with Client(cluster.address) as client:
+        before = sum(client.run(_tasks_run).values())
+        remote = metrics("--cluster", cluster.address)
+        assert sum(client.run(_tasks_run).values()) - before == 3  # one perfect-information solve per scenario
+    local = metrics("--workers", "1")
+    assert remote == local and remote["evpi"] == pytest.approx(8) and remote["vss"] == pytest.approx(24)
