@@ -212,7 +212,7 @@ def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gp
     return OfferEvaluation(
         offer=name, decision=decision(value, lease.signed), value=value,
         objective_accepted=accepted.objective, objective_rejected=rejected.objective,
-        break_even_price=factor * _price(lease) if _price(lease) is not None else None, price_unit=_unit(lease),
+        break_even_price=factor * quoted_price(lease) if quoted_price(lease) is not None else None, price_unit=_unit(lease),
         gpus=int(_block(at_break_even, name)["gpus"].sum()), block_gpus=int(block["gpus"].sum()),
         flags=plausibility(inst, block, economics["implied_price_per_gpu_hour"]),
         displaced=displacement(accepted, rejected, inst.T), accepted_plan=accepted, rejected_plan=rejected,
@@ -231,7 +231,7 @@ def _unit(lease: Lease) -> str:
     return "per period" if lease.payment_per_period is not None else "per GPU-hour"
 
 
-def _price(lease: Lease) -> float | None:
+def quoted_price(lease: Lease) -> float | None:
     """The offer's price in its own unit; a per-generation mapping is scaled as a whole, so its
     break-even is reported as the mapping's mean price (the factor applies to every entry)."""
     if lease.payment_per_period is not None:

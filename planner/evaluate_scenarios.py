@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from planner.api import solve
-from planner.evaluate import requested_block, solve_each, with_offer, with_price
+from planner.evaluate import quoted_price, requested_block, solve_each, with_offer, with_price
 from planner.instance import Instance, Lease, parse_instance
 from planner.results import PlanResult
+from planner.risk import tail_shares
 
 FLIP = 1e-3  # the break-even is checked by re-solving this far (relative) either side of it
 
@@ -68,11 +69,7 @@ def _slope(inst: Instance, plan: PlanResult, name: str, factor: float) -> float:
     v = np.array([e["objective"] for e in entries])
     p = np.array([e["probability"] for e in entries])
     r = np.array([e["lease_revenue"][name] for e in entries]) / factor
-    order = np.argsort(v, kind="stable")
-    tail = 1.0 - unc.cvar_alpha
-    share = np.zeros_like(p)
-    share[order] = np.minimum(p[order], np.maximum(0.0, tail - (np.cumsum(p[order]) - p[order]))) / tail
-    return float(((1 - unc.risk_weight) * p + unc.risk_weight * share) @ r)
+    return float(((1 - unc.risk_weight) * p + unc.risk_weight * tail_shares(v, p, unc.cvar_alpha)) @ r)
 
 
 def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs", gpus: int | None = None,
@@ -110,14 +107,6 @@ def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs",
     return out
 
 
-def _price(lease: Lease) -> float:
-    """The offer's price in its own unit (a mapping: its dearest generation's, scaled as a whole)."""
-    if lease.payment_per_period is not None:
-        return lease.payment_per_period
-    price = lease.price_per_gpu_hour
-    return max(price.values()) if isinstance(price, dict) else price
-
-
 def _break_even(accepted_inst: Instance, lease: Lease, target: float, plan: PlanResult, solver: str,
                 max_steps: int, options: dict) -> tuple[float | None, bool | None]:
     """Newton on F_accepted(f) - F_rejected over the price factor f (F_accepted is a max over plans of
@@ -137,4 +126,4 @@ def _break_even(accepted_inst: Instance, lease: Lease, target: float, plan: Plan
     above, below = (p.objective for p in solve_each(
         [with_price(accepted_inst, lease.name, factor * (1 + FLIP)), with_price(accepted_inst, lease.name, factor * (1 - FLIP))],
         solver, **options))
-    return factor * _price(lease), bool(above > target > below)
+    return factor * quoted_price(lease), bool(above > target > below)

@@ -15,7 +15,7 @@ import numpy as np
 
 from planner.model.stochastic import StochasticModel, shared_cells
 from planner.results import PlanResult
-from planner.risk import risk_objective
+from planner.risk import risk_objective, value_at_risk
 from planner.scenarios import reveal_period
 from planner.solvers import SolveOptions, Solver, SolverReport, Status
 
@@ -61,14 +61,7 @@ def complete(sm: StochasticModel, first: np.ndarray, backend: Solver, options: S
     unc = sm.instance.uncertainty
     if sm.risk is not None:
         eta, short, scale = sm.risk
-        x[eta] = _value_at_risk(values, p, unc.cvar_alpha) / scale
+        x[eta] = value_at_risk(values, p, unc.cvar_alpha) / scale
         x[short] = np.maximum(0.0, x[eta] - values / scale)
     objective = risk_objective(values, p, unc.cvar_alpha, unc.risk_weight)
     return Completion(SolverReport(backend.name, Status.FEASIBLE, x, objective, seconds=time.perf_counter() - begin))
-
-
-def _value_at_risk(values: np.ndarray, p: np.ndarray, alpha: float) -> float:
-    """The eta at which Rockafellar-Uryasev's max is attained: the value where the worst 1 - alpha is reached."""
-    order = np.argsort(values, kind="stable")
-    reached = np.cumsum(p[order]) >= 1.0 - alpha - 1e-12
-    return float(values[order][np.argmax(reached)])
