@@ -14,12 +14,13 @@ from planner.duals import shadow_prices
 from planner.first_stage import complete, first_stage_values
 from planner.greedy import GreedyError, greedy_report
 from planner.instance import Instance, load_instance, revalidated
+from planner.metrics import value_of_information
 from planner.model import PlanModel, build_model
 from planner.model.linear import LinearModel
-from planner.options import check_solve_options
-from planner.relax_and_fix import relax_and_fix
-from planner.metrics import value_of_information
 from planner.model.stochastic import build_stochastic
+from planner.options import check_solve_options
+from planner.outcomes import consumer_outcomes
+from planner.relax_and_fix import relax_and_fix
 from planner.results import PlanResult, extract, extract_scenarios
 from planner.solvers import (HEURISTICS, Budget, SolveOptions, Solver, SolverReport, Status, get_solver,
                              linear_solver, relative_gap)
@@ -153,6 +154,8 @@ def solve(
         report = optimise(m, get_solver(solver), options, budget, warm_start, notes)
     report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract(m, report, build_seconds)
+    if result.status.has_solution:  # here, not in extract: the scenario copies extract their plans too
+        result.consumers = consumer_outcomes(inst, result.allocations)
     result.warnings += notes + ([INTERRUPTED] if budget.cancel.is_set() else [])
     if check and result.status.has_solution:
         verify(inst, result.to_dict())

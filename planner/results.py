@@ -11,7 +11,6 @@ import pandas as pd
 from planner.model import PlanModel
 from planner.model.stochastic import StochasticModel
 from planner.risk import cvar, risk_objective
-from planner.outcomes import consumer_outcomes
 from planner.solvers import SolverReport, Status
 
 SHADOW_PRICE_NOTE = "local: LP duals with the optimum's discrete decisions (placed, accepted, choices) fixed"
@@ -105,7 +104,6 @@ def extract(m: PlanModel, report: SolverReport, build_seconds: float = 0.0) -> P
     result.site_power = _site_power(m, result.allocations)
     if with_fees(m.instance):
         result.lease_ends = lease_ends(m, x, dict(zip(result.leases["name"], result.leases["accepted"])))
-    result.consumers = consumer_outcomes(inst, result.allocations)
     return result
 
 
