@@ -191,7 +191,10 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
         verify(inst, result.to_dict())
         result.verified = True
     if metrics and result.status.has_solution:
-        found = value_of_information(inst, result.objective, solver, replace(options, progress=False), workers, cluster)
+        # without a time limit the warm start is exactly V' (the first stage without uncertainty, completed)
+        kept = start.objective if start is not None and options.time_limit is None else None
+        found = value_of_information(inst, result.objective, solver, replace(options, progress=False), workers,
+                                     cluster, kept)
         result.uncertainty |= {"evpi": found["evpi"], "vss": found["vss"]}
         result.warnings += found["notes"]
     return result
@@ -210,7 +213,6 @@ def _scenario_start(inst: Instance, sm, solver: str, options: SolveOptions, budg
     if not base.status.has_solution:
         return None
     done = complete(sm, first_stage_values(sm, base), get_solver(solver), budget.options(replace(options, progress=False), 2 * START_SHARE))
-    if done.plan is not None and options.progress:
-        print(f"scenario start: the first stage without uncertainty, completed, is worth {done.plan.objective:.6g}",
-              file=sys.stderr, flush=True)
+    if done.plan is not None:
+        say(options, budget, f"scenario start: the first stage without uncertainty, completed, is worth {done.plan.objective:.6g}")
     return done.plan

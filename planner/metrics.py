@@ -39,9 +39,11 @@ def perfect_information_value(data: dict, name: str, solver: str, gap: float) ->
 
 
 def value_of_information(inst: Instance, plan_objective: float, solver: str, options: SolveOptions,
-                         workers: int | None = 1, cluster: str | None = None) -> dict[str, Any]:
+                         workers: int | None = 1, cluster: str | None = None,
+                         kept: float | None = None) -> dict[str, Any]:
     """{"evpi", "vss", "notes"} for an instance with `uncertainty` whose optimal plan is worth `plan_objective`.
-    The perfect-information solves (one per scenario) go through planner.batch (`workers`, `cluster`)."""
+    The perfect-information solves (one per scenario) go through planner.batch (`workers`, `cluster`).
+    `kept`: F(V') when the caller has it already (the extensive form's warm start is that plan)."""
     from planner.api import solve
 
     unc = inst.uncertainty
@@ -51,6 +53,8 @@ def value_of_information(inst: Instance, plan_objective: float, solver: str, opt
                      [sc.name for sc in unc.scenarios], workers=workers, cluster=cluster)
     notes = [f"scenario {sc.name} alone has no plan: EVPI undefined" for sc, v in zip(unc.scenarios, best) if v is None]
     evpi = None if notes else risk_objective(np.array(best), p, unc.cvar_alpha, unc.risk_weight) - plan_objective
+    if kept is not None:
+        return {"evpi": evpi, "vss": plan_objective - kept, "notes": notes}
     plain = inst.model_copy(update={"uncertainty": None})
     base = solve(plain, solver=solver, gap=options.gap, time_limit=options.time_limit)
     if not base.status.has_solution:
