@@ -73,6 +73,5 @@ def define_energy_cost(m: PlanModel) -> None:
 def define_termination_fees(m: PlanModel) -> None:
     """SPEC section 6: an operator's end at e costs the lease's fee once, weighted by w_e."""
     for k, ends in m.ends.items():
-        fee = m.instance.leases[k].termination.fee if m.instance.leases[k].termination else 0.0
-        if len(ends.choices):
-            m.lm.add_objective("termination_fees", ends.end, m.weights[ends.choices] * fee)
+        if len(ends.choices):  # the operator may end it: it has a termination right
+            m.lm.add_objective("termination_fees", ends.end, m.weights[ends.choices] * m.instance.leases[k].termination.fee)

@@ -19,6 +19,7 @@ from planner.model.linear import LinearModel
 from planner.scenarios import operator_ends
 
 USES = ("training", "inference", "lease")
+CELL_KEYS = ["use", "consumer", "g", "s", "t0", "t1"]  # what an allocation cell is, across scenarios too
 
 
 @dataclass
@@ -133,7 +134,7 @@ def create_sets(inst: Instance, bound_scale: float = 1.0, alloc: pd.DataFrame | 
     alloc = alloc.reset_index(drop=True)
     alloc["var"] = lm.add_variables(
         "nodes", len(alloc), 0.0, alloc["ub"].to_numpy(), integer=True,
-        keys=alloc[["use", "consumer", "g", "s", "t0", "t1"]],
+        keys=alloc[CELL_KEYS],
     )
     m = PlanModel(
         instance=inst, lm=lm, nodes=nodes, weights=inst.discount_weights(), node_gpus=node_gpus,

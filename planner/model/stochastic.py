@@ -23,10 +23,8 @@ import pandas as pd
 from planner.instance import Instance
 from planner.model import build_model
 from planner.model.linear import INF, Family, LinearModel
-from planner.model.sets import PlanModel, allocation_table
+from planner.model.sets import CELL_KEYS, PlanModel, allocation_table
 from planner.scenarios import Case, cases, reveal_period
-
-KEYS = ["use", "consumer", "g", "s", "t0", "t1"]
 
 
 @dataclass
@@ -55,13 +53,13 @@ def shared_cells(inst: Instance, alloc: pd.DataFrame, reveal: int) -> np.ndarray
 
 
 def common_cells(all_cases: list[Case]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The union of the scenarios' allocation cells, and each cell's bound per scenario (cells x scenarios)."""
+    """The union of the scenarios' allocation cells (their keys), and each cell's bound per scenario
+    (cells x scenarios, 0 where a scenario has no such cell)."""
     tables = [allocation_table(c.instance, c.instance.usable_nodes()).assign(case=i) for i, c in enumerate(all_cases)]
     both = pd.concat(tables, ignore_index=True)
-    ub = both.pivot_table(index=KEYS, columns="case", values="ub", aggfunc="max", fill_value=0.0, sort=False)
+    ub = both.pivot_table(index=CELL_KEYS, columns="case", values="ub", aggfunc="max", fill_value=0.0, sort=False)
     ub = ub.reindex(columns=range(len(all_cases)), fill_value=0.0)
-    cells = ub.index.to_frame(index=False)
-    return cells.assign(ub=ub.max(axis=1).to_numpy()), ub.to_numpy()
+    return ub.index.to_frame(index=False), ub.to_numpy()
 
 
 def build_stochastic(inst: Instance) -> StochasticModel:
