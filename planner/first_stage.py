@@ -9,7 +9,7 @@ extensive form, and its value is F(V') of the VSS (planner.metrics).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def complete(sm: StochasticModel, first: np.ndarray, backend: Solver, options: S
     for case, m, cols in zip(sm.cases, sm.models, sm.columns):
         local = np.flatnonzero(cols < len(first))
         report = backend.solve(m.lm.with_fixed(local, first[cols[local]]),
-                               SolveOptions(time_limit=each, gap=options.gap, threads=options.threads))
+                               replace(options, time_limit=each, warm_start=None, progress=False))
         if not report.status.has_solution:
             return Completion(None, case.name if report.status == Status.INFEASIBLE else None)
         x[cols] = report.x
