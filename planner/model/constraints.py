@@ -71,6 +71,7 @@ def _choose_one(m: PlanModel, rule: str, by: str, wanted: callable) -> None:
         if not wanted(run) or len(options) <= 1:
             continue
         pick = m.lm.add_variables(f"{rule}[{run.name}]", len(options), 0.0, 1.0, integer=True)
+        m.choices.setdefault(r, []).append((by, options, pick))
         which = pick[np.searchsorted(options, cells[by].to_numpy())]
         m.lm.add_constraints(
             f"{rule}_choose_one", np.zeros(len(pick) + 1), np.append(pick, m.placed[r]),
@@ -101,27 +102,31 @@ def define_training_pace(m: PlanModel) -> None:
     """Mixed run: every GPU runs at the slowest generation used.
 
     Binaries v[g] (generation used: x <= ub*v, sum_s x >= v) and w[L] (pace level L, one per
-    distinct speed: sum w = y, w[L] <= sum of v at that speed, v[g] <= sum of w at levels <= speed g);
-    q[L] = GPUs counted at pace L (sum q = GPUs, q[L] <= M*w[L]). Units = sum speed[L] * q[L].
+    distinct speed: sum w = y, w[L] <= sum of v at that speed, v[g] <= sum of w at levels <= speed g).
+    Each cell's GPUs are split by the pace they are counted at: z[c,L] for the levels L <= its
+    speed, sum_L z[c,L] = GPUs of c, z[c,L] <= GPUs of c at most * w[L]. Units = sum L * z.
+    Why per cell and level (a disaggregated disjunction), not one count per level: with one count
+    per level bounded by all the run's GPUs, the LP relaxation counted every GPU at the fastest pace
+    (1.3% above the optimum on generated M fleets, most of the root gap); this way each GPU may count
+    at L only as far as w[L] allows, and define_training_size bounds each level's units by w[L].
     """
     gens = m.instance.generations
     for r, run in enumerate(m.instance.training):
         cells = m.cells("training", r)
         speeds, gpus = _speeds(m, cells), m.node_gpus[cells["g"].to_numpy()]
-        x = cells["var"].to_numpy()
+        x, ub = cells["var"].to_numpy(), cells["ub"].to_numpy()
         levels = np.unique(speeds)
         if run.homogeneous or len(levels) <= 1:
-            m.units[r] = (x, gpus * speeds)
+            m.units[r] = cells[["g", "s"]].assign(var=x, coef=gpus * speeds, pace=speeds, cell=cells.index).reset_index(drop=True)
             continue
         used_g = np.unique(cells["g"].to_numpy())
         v = m.lm.add_variables(f"training_generation_used[{run.name}]", len(used_g), 0.0, 1.0, integer=True)
         w = m.lm.add_variables(f"training_pace[{run.name}]", len(levels), 0.0, 1.0, integer=True)
-        max_gpus = float((cells["ub"].to_numpy() * gpus).sum())
-        q = m.lm.add_variables(f"training_paced_gpus[{run.name}]", len(levels), 0.0, max_gpus, integer=True)
+        m.choices.setdefault(r, []).append(("pace", levels, w))
         cell_v = v[np.searchsorted(used_g, cells["g"].to_numpy())]
         k = np.arange(len(cells))
         m.lm.add_constraints("training_generation_used_link", np.r_[k, k], np.r_[x, cell_v],
-                             np.r_[np.ones(len(k)), -cells["ub"].to_numpy()], -INF, 0.0)
+                             np.r_[np.ones(len(k)), -ub], -INF, 0.0)
         gi = np.searchsorted(used_g, cells["g"].to_numpy())
         m.lm.add_constraints("training_generation_used_holds_a_node", np.r_[gi, np.arange(len(v))], np.r_[x, v],
                              np.r_[np.ones(len(x)), -np.ones(len(v))], 0.0, INF, n_rows=len(v))
@@ -136,24 +141,38 @@ def define_training_pace(m: PlanModel) -> None:
         gg, ll = np.nonzero(levels[None, :] <= g_speed[:, None])
         m.lm.add_constraints("training_pace_is_slowest", np.r_[np.arange(len(v)), gg], np.r_[v, w[ll]],
                              np.r_[np.ones(len(v)), -np.ones(len(gg))], -INF, 0.0, n_rows=len(v))
-        m.lm.add_constraints("training_paced_gpus_total", np.zeros(len(x) + len(q)), np.r_[x, q],
-                             np.r_[gpus, -np.ones(len(q))], 0.0, 0.0)
-        lv = np.arange(len(levels))
-        m.lm.add_constraints("training_paced_gpus_link", np.r_[lv, lv], np.r_[q, w],
-                             np.r_[np.ones(len(q)), -np.full(len(w), max_gpus)], -INF, 0.0)
-        m.units[r] = (q, levels)
+        cc, ll = np.nonzero(levels[None, :] <= speeds[:, None])  # the levels each cell may count at
+        most = gpus[cc] * ub[cc]
+        z = m.lm.add_variables(f"training_paced_gpus[{run.name}]", len(cc), 0.0, most)
+        m.lm.add_constraints("training_paced_gpus_total", np.r_[k, cc], np.r_[x, z],
+                             np.r_[gpus, -np.ones(len(z))], 0.0, 0.0, n_rows=len(k))
+        e = np.arange(len(z))
+        m.lm.add_constraints("training_paced_gpus_link", np.r_[e, e], np.r_[z, w[ll]],
+                             np.r_[np.ones(len(z)), -most], -INF, 0.0)
+        m.units[r] = pd.DataFrame({"g": cells["g"].to_numpy()[cc], "s": cells["s"].to_numpy()[cc],
+                                   "var": z, "coef": levels[ll], "pace": levels[ll], "cell": cells.index[cc]})
 
 
 def define_training_size(m: PlanModel) -> None:
-    """min_units * y <= units <= max_units * y, the same in every period of the run."""
+    """min_units * y <= units <= max_units * y, the same in every period of the run.
+
+    A run with choices (generation, site, pace level: exactly one option taken when placed) gets
+    these rows per option instead, with the option's binary for y and its units alone: summed over
+    the options they are the rows above, and they are much tighter in the LP relaxation (a run
+    half-placed at two options can no longer pass max_units at each)."""
     for r, run in enumerate(m.instance.training):
-        cols, coefs = m.units[r]
-        rows = np.zeros(len(cols) + 1)
-        m.lm.add_constraints("training_min_units", rows, np.r_[cols, m.placed[r]], np.r_[coefs, -run.min_units],
-                             0.0, INF, n_rows=1)
-        if run.max_units is not None:
-            m.lm.add_constraints("training_max_units", rows, np.r_[cols, m.placed[r]],
-                                 np.r_[coefs, -run.max_units], -INF, 0.0, n_rows=1)
+        units = m.units[r]
+        sets = m.choices.get(r) or [(None, np.zeros(1), m.placed[[r]])]
+        for by, options, pick in sets:
+            option = np.zeros(len(units), dtype=np.int64) if by is None else np.searchsorted(options, units[by].to_numpy())
+            rows, cols = np.r_[option, np.arange(len(pick))], np.r_[units["var"].to_numpy(), pick]
+            coefs = units["coef"].to_numpy()
+            keys = pd.DataFrame({"run": np.full(len(pick), r)} | ({by: options} if by in ("g", "s") else {}))
+            m.lm.add_constraints("training_min_units", rows, cols, np.r_[coefs, np.full(len(pick), -run.min_units)],
+                                 0.0, INF, n_rows=len(pick), keys=keys)
+            if run.max_units is not None:
+                m.lm.add_constraints("training_max_units", rows, cols, np.r_[coefs, np.full(len(pick), -run.max_units)],
+                                     -INF, 0.0, n_rows=len(pick), keys=keys)
 
 
 def define_inference_capacity(m: PlanModel) -> None:

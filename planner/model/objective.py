@@ -44,8 +44,9 @@ def define_training_value(m: PlanModel) -> None:
     """Compute units * value_per_unit_hour * H in every period of the run."""
     H = m.instance.horizon.period_hours
     for r, run in enumerate(m.instance.training):
-        cols, coefs = m.units[r]
-        m.lm.add_objective("training_value", cols, coefs * run.value_per_unit_hour * H * _window_weight(m, run))
+        units = m.units[r]
+        m.lm.add_objective("training_value", units["var"].to_numpy(),
+                           units["coef"].to_numpy() * run.value_per_unit_hour * H * _window_weight(m, run))
 
 
 def define_inference_value(m: PlanModel) -> None:

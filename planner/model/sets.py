@@ -36,7 +36,8 @@ class PlanModel:
     usage: pd.DataFrame        # one row per (allocation variable, period it holds GPUs in): var, use, consumer, g, s, t
     placed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))    # per training run
     accepted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per lease
-    units: dict = field(default_factory=dict)   # per training run: (cols, coefs) of its compute units
+    units: dict = field(default_factory=dict)   # per training run: units = sum coef * var; table var, coef, g, s, pace, cell
+    choices: dict = field(default_factory=dict)  # per training run: (column, options, binaries) of each exactly-one choice
     served: list = field(default_factory=list)  # per inference pool: DataFrame var, pool, t, tier
     ends: dict = field(default_factory=dict)    # per lease that may end early: LeaseEnds
     _cell_index: dict | None = None
