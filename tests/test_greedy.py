@@ -1,4 +1,4 @@
-"""The greedy baseline (planner/greedy.py): every plan passes the independent checker, never beats
+"""The greedy baseline (planner/greedy/): every plan passes the independent checker, never beats
 the MILP, gives the spreadsheet answer derived by hand, and warm-starts HiGHS."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from planner import Status, load_instance, parse_instance, solve
-from planner.greedy import Setting, complete, fill, greedy, search
+from planner.greedy import Fleet, Setting, complete, fill, greedy, search
 from planner.model import build_model
 from planner.solvers import SolveOptions
 from planner.solvers.highs import HighsSolver
@@ -63,8 +63,8 @@ def test_passes_complete_to_their_own_objective(size: str, seed: int) -> None:
     m = build_model(generated(size, seed))
     best_setting, _ = search(m, max_passes=6)
     for setting in {Setting("mw"), Setting("gpu"), best_setting}:
-        f = fill(m, setting)
-        report = complete(m, f.x, f.accepted)
+        f = fill(Fleet(m), setting)
+        report = complete(m, f.ledger.x, f.ledger.accepted)
         assert report.objective == pytest.approx(f.objective(), rel=1e-7), setting.label(m)
 
 
@@ -143,7 +143,7 @@ def test_search_places_a_run_the_ranking_crowds_out() -> None:
         "inference": [{"name": "chat", "demand": [{"units": 8, "value_per_unit_hour": 1.5}]}],
     })
     m = build_model(inst)
-    assert fill(m, Setting("mw")).objective() == pytest.approx(1200.0, rel=REL)
+    assert fill(Fleet(m), Setting("mw")).objective() == pytest.approx(1200.0, rel=REL)
     plan = greedy(m)
     assert plan.objective == pytest.approx(1600.0, rel=REL) and plan.label == "per MW, fit first"
     assert solve(inst).objective == pytest.approx(1600.0, rel=REL)
