@@ -6,6 +6,7 @@ never returns less than the spreadsheet.
 
     ledger.py       what a pass has left and what each consumer holds; trials that undo themselves
     ranking.py      the rate of an option (net value per MW-hour or per GPU-hour), the priority queue
+    pricing.py      what a plan is worth: the model's objective vector times the plan's columns
     leases.py       per-GPU cells, threshold blocks, fixed payments, groups of alternatives
     whole_sites.py  whole-site leases
     training.py     training runs: blocks, sized and chosen by value

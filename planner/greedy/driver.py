@@ -7,7 +7,8 @@ one does not fit, the pass restarts with that item first (a few times); if it st
 the greedy gives up (None). Then every optional use is queued as an option by its rate
 (planner.greedy.ranking) and taken best first, each as far as resources allow, by its builder.
 
-A small local search over passes keeps the best plan (`search`). Finally the node counts and
+A small local search over passes keeps the best plan (`search`), by what each is worth in the
+model's own objective (planner.greedy.pricing). Finally the node counts and
 accepted flags are fixed in the MILP, which completes every other column (placed, choice and pace
 binaries, served units). A completion that is infeasible means the greedy broke a rule: a bug
 (`GreedyError`), never hidden.
@@ -101,7 +102,7 @@ class Pass:
 
     def value_of(self, item: Item) -> float:
         kind, k = item
-        return self.training.total(k) if kind == "run" else self.leases.total(k)
+        return self.fleet.prices.value(self.ledger, "training" if kind == "run" else "lease", k)
 
     def optional(self) -> None:
         """Queue every option (leases, then runs, then inference cells) and take them best first."""
@@ -113,20 +114,9 @@ class Pass:
         for rate, kind, payload in self.queue.drain():
             take[kind](rate, *payload)
 
-    def objective(self) -> float:
-        """The SPEC objective of this plan (what the completion will report)."""
-        f, ledger = self.fleet, self.ledger
-        inst, H = f.inst, f.H
-        total = sum(self.leases.total(k) for k in range(len(inst.leases)))
-        total += sum(self.training.total(r) for r in range(len(inst.training)))
-        for p, pool in enumerate(inst.inference):
-            for t in inst.window(pool):
-                total += self.inference.served(p, t, ledger.cap[p][t]) * H * f.w[t]
-            for i in f.rows_of("inference", p):
-                if ledger.x[i]:
-                    g, s = f.g[i], f.s[i]
-                    total -= ledger.x[i] * f.node_mw[g, s] * f.energy_price[s] * H * f.w[f.t0[i]]
-        return float(total)
+    def worth(self) -> float:
+        """The model's objective of this plan (planner.greedy.pricing)."""
+        return self.fleet.prices.worth(self.ledger)
 
 
 # ----- passes, completion and the public entry points ----------------------------------------
@@ -196,7 +186,7 @@ def search(m: PlanModel, max_passes: int = MAX_PASSES, seconds: float | None = N
     A change is kept when the plan is worth more."""
     inst, fleet = m.instance, Fleet(m)
     budget, start = [max_passes], time.perf_counter()
-    best: list = [None, None, -math.inf]  # setting, pass, objective
+    best: list = [None, None, -math.inf]  # setting, pass, worth
 
     def attempt(setting: Setting) -> None:
         late = best[1] is not None and ((seconds is not None and time.perf_counter() - start > seconds)
@@ -205,8 +195,11 @@ def search(m: PlanModel, max_passes: int = MAX_PASSES, seconds: float | None = N
             return
         budget[0] -= 1
         f = fill(fleet, setting)
-        if f is not None and (best[1] is None or f.objective() > best[2] + 1e-9 * max(1.0, abs(best[2]))):
-            best[:] = [setting, f, f.objective()]
+        if f is None:
+            return
+        worth = f.worth()
+        if best[1] is None or worth > best[2] + 1e-9 * max(1.0, abs(best[2])):
+            best[:] = [setting, f, worth]
 
     for ranking in RANKINGS:
         attempt(Setting(ranking))

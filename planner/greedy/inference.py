@@ -22,16 +22,6 @@ class Inference:
         self.scales = [[float(v) for v in pool.demand_scale] if pool.demand_scale else [1.0] * inst.T
                        for pool in inst.inference]
 
-    def served(self, p: int, t: int, capacity: float) -> float:
-        """Value per hour of the best split of `capacity` over the pool's tiers in period t."""
-        scale = self.scales[p][t]
-        out, start = 0.0, 0.0
-        for value, units in self.tiers[p]:
-            u = units * scale
-            out += value * min(max(capacity - start, 0.0), u)
-            start += u
-        return out
-
     def rate(self, p: int, i: int) -> tuple[float, int]:
         """Rate of the next node of row i for pool p, and how many nodes share that rate
         (up to the end of the tier the pool's capacity is in)."""

@@ -148,21 +148,6 @@ class Leases:
             return True
         return False
 
-    def total(self, k: int) -> float:
-        """Discounted net value of what lease k holds now (revenue less the operator's energy)."""
-        f, ledger, lease = self.fleet, self.ledger, self.fleet.inst.leases[k]
-        total = 0.0
-        if lease.payment_per_period is not None and ledger.accepted[k]:
-            total += lease.payment_per_period * float(f.w[list(f.inst.window(lease))].sum())
-        for i in f.rows_of("lease", k):
-            if ledger.x[i] == 0:
-                continue
-            g, s = f.g[i], f.s[i]
-            per_gpu = (0.0 if lease.payment_per_period is not None else gpu_hour_value(f, lease, g)) \
-                - (0.0 if lease.lessee_pays_power else self.ranking.gpu_energy[g, s])
-            total += ledger.x[i] * f.ns[g] * per_gpu * f.H * f.weight(i)
-        return total
-
     def choose_in_group(self, group: str) -> None:
         """Size every open alternative of a group as it would be built now; build the one that scores
         best (`Ranking.score`), or drop them all when none is worth anything."""
@@ -173,7 +158,7 @@ class Leases:
                 continue
             with ledger.trial() as t:
                 if self.build_fully(k):
-                    value = self.total(k)
+                    value = self.fleet.prices.value(ledger, "lease", k)
                     score = self.ranking.score(value, ledger, t)
                     if value > EPS and better(score, best_score):
                         best, best_score = k, score

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.greedy.pricing import Prices
 from planner.model import PlanModel
 
 EPS = 1e-9
 
 
 class Fleet:
-    """The model's allocation rows as the passes read them (one at a time: Python lists), shared by
-    every pass over the model."""
+    """The model's allocation rows as the passes read them (one at a time: Python lists) and its
+    prices, shared by every pass over the model."""
 
     def __init__(self, m: PlanModel):
         inst = m.instance
@@ -46,6 +47,7 @@ class Fleet:
         for k, lease in enumerate(inst.leases):
             if lease.group is not None:
                 self.group_members.setdefault(lease.group, []).append(k)
+        self.prices = Prices(self)
 
     def rows_of(self, use: str, k: int) -> np.ndarray:
         return self.rows.get((use, k), np.zeros(0, dtype=np.int64))
@@ -58,11 +60,10 @@ class Fleet:
 @dataclass(frozen=True)
 class Hold:
     """What a training run holds: GPUs in each period of its window, the pace they run at (the slowest
-    generation used), the rows it uses and the block it was built in (None: not placed)."""
+    generation used) and the block it was built in (None: not placed)."""
 
     gpus: int = 0
     pace: float = math.inf
-    rows: frozenset[int] = frozenset()
     block: tuple | None = None
 
 

@@ -66,7 +66,7 @@ class Training:
         f, ledger, run = self.fleet, self.ledger, self.fleet.inst.training[r]
         rows, pace = block
         hold = ledger.runs[r]
-        gpus, slowest, used = hold.gpus, hold.pace, set(hold.rows)
+        gpus, slowest = hold.gpus, hold.pace
         rates = {i: self.cell_rate(r, i, pace) for i in rows}
         with ledger.trial() as t:
             for i in sorted(rows, key=lambda i: -rates[i]):
@@ -89,23 +89,10 @@ class Training:
                     continue
                 ledger.take(i, n)
                 gpus, slowest = gpus + n * ns, pace_now
-                used.add(i)
             if gpus > 0 and gpus * slowest >= run.min_units * (1 - 1e-12) - EPS:
-                ledger.runs[r] = Hold(gpus, slowest, frozenset(used), block)
+                ledger.runs[r] = Hold(gpus, slowest, block)
                 t.commit()
         return t.committed
-
-    def total(self, r: int) -> float:
-        """Discounted net value of what run r holds now."""
-        f, run, hold = self.fleet, self.fleet.inst.training[r], self.ledger.runs[r]
-        if hold.gpus <= 0:
-            return 0.0
-        window = f.inst.window(run)
-        weight = float(f.w[window.start:window.stop].sum())
-        total = hold.gpus * hold.pace * run.value_per_unit_hour * f.H * weight
-        for i in hold.rows:
-            total -= self.ledger.x[i] * f.node_mw[f.g[i], f.s[i]] * f.energy_price[f.s[i]] * f.H * f.weight(i)
-        return total
 
     def choose(self, r: int) -> None:
         """Place run r on the block that scores best as it would be built now (`Ranking.score`)."""
@@ -114,7 +101,7 @@ class Training:
         for block in self.blocks[r]:
             with ledger.trial() as t:
                 if self.build(r, block, at_min=False, positive=True):
-                    value = self.total(r)
+                    value = self.fleet.prices.value(ledger, "training", r)
                     score = self.ranking.score(value, ledger, t)
                     if value > EPS and better(score, best_score):
                         best, best_score = block, score
