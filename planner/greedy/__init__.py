@@ -14,20 +14,7 @@ never returns less than the spreadsheet.
     driver.py       one pass (mandatory items, then the ranked options), the local search, completion
 """
 
-from planner.greedy.driver import (
-    MAX_PASSES,
-    GreedyError,
-    GreedyPlan,
-    Pass,
-    Setting,
-    complete,
-    fill,
-    greedy,
-    greedy_report,
-    search,
-)
+from planner.greedy.driver import GreedyError, GreedyPlan, Setting, complete, fill, greedy, greedy_report, search
 from planner.greedy.ledger import Fleet
-from planner.greedy.ranking import RANKINGS
 
-__all__ = ["MAX_PASSES", "RANKINGS", "Fleet", "GreedyError", "GreedyPlan", "Pass", "Setting", "complete", "fill",
-           "greedy", "greedy_report", "search"]
+__all__ = ["Fleet", "GreedyError", "GreedyPlan", "Setting", "complete", "fill", "greedy", "greedy_report", "search"]

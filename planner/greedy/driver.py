@@ -8,10 +8,10 @@ the greedy gives up (None). Then every optional use is queued as an option by it
 (planner.greedy.ranking) and taken best first, each as far as resources allow, by its builder.
 
 A small local search over passes keeps the best plan (`search`), by what each is worth in the
-model's own objective (planner.greedy.pricing). Finally the node counts and
-accepted flags are fixed in the MILP, which completes every other column (placed, choice and pace
-binaries, served units). A completion that is infeasible means the greedy broke a rule: a bug
-(`GreedyError`), never hidden.
+model's own objective (planner.greedy.pricing). Finally the node counts and accepted flags are
+fixed in the MILP, which completes every other column (placed, choice and pace binaries, served
+units). A completion that is infeasible means the greedy broke a rule: a bug (`GreedyError`),
+never hidden.
 """
 
 from __future__ import annotations

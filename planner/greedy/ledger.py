@@ -1,7 +1,7 @@
 """The books of a greedy pass: what the fleet has left and what each consumer holds.
 
 `Fleet` is what every pass reads and none changes: the model's allocation rows, one attribute list
-each, and the rows of each consumer; built once per model. `Ledger` is one pass's state: remaining
+each, the rows of each consumer and the model's prices; built once per model. `Ledger` is one pass's state: remaining
 usable nodes R[g, s, t] and facility MW P[s, t]; nodes per allocation row; per lease the GPUs it
 holds, whether it is accepted or out for good, which groups are taken; per training run what it
 holds; serving capacity per (pool, period). A build that may not be kept runs in a `trial`, which
