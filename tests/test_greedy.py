@@ -1,4 +1,4 @@
-"""The greedy baseline (planner/greedy.py): every plan passes the independent checker, never beats
+"""The greedy baseline (planner/greedy/): every plan passes the independent checker, never beats
 the MILP, gives the spreadsheet answer derived by hand, and warm-starts HiGHS."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from planner import Status, load_instance, parse_instance, solve
-from planner.greedy import Setting, complete, fill, greedy, search
+from planner.greedy import Fleet, Setting, complete, fill, greedy, search
 from planner.model import build_model
 from planner.solvers import SolveOptions
 from planner.solvers.highs import HighsSolver
@@ -57,15 +57,36 @@ def test_greedy_plan_verifies_on_generated_instances(size: str, seed: int) -> No
 
 
 @pytest.mark.parametrize("size,seed", [("S", 0), ("S", 1), ("M", 0)])
-def test_passes_complete_to_their_own_objective(size: str, seed: int) -> None:
+def test_passes_are_worth_what_they_complete_to(size: str, seed: int) -> None:
     """Passes the search compares (not only the best) are plans the model accepts once their nodes
-    are fixed, and each pass's own accounting of its value is the model's."""
+    are fixed, and what the search compares them by (the model's objective vector times the pass's
+    columns) is the objective their completion reports."""
     m = build_model(generated(size, seed))
     best_setting, _ = search(m, max_passes=6)
     for setting in {Setting("mw"), Setting("gpu"), best_setting}:
-        f = fill(m, setting)
-        report = complete(m, f.x, f.accepted)
-        assert report.objective == pytest.approx(f.objective(), rel=1e-7), setting.label(m)
+        f = fill(Fleet(m), setting)
+        report = complete(m, f.ledger.x, f.ledger.accepted)
+        assert f.worth() == pytest.approx(report.objective, rel=REL), setting.label(m)
+
+
+def test_worth_counts_the_pace_and_the_held_columns() -> None:
+    """The columns the greedy does not decide but the objective reads: teach_mixed_training's run counts
+    its GPUs on paced columns (its slowest generation sets the pace); a lease the operator may end holds
+    its block on per-period held columns (the greedy keeps it: 10 GPUs x 2 x 4 h = 80, an end at 2 loses
+    40 + the fee)."""
+    endable = parse_instance({
+        "name": "endable", "horizon": {"periods": 4, "period_hours": 1}, "generations": [gen("G", 1.0, 1.0, 1.0)],
+        "sites": [{"name": "S", "power_mw": 1, "inventory": {"G": 10}}],
+        "leases": [{"name": "A", "price_per_gpu_hour": 2, "max_gpus": 10, "all_or_nothing": True,
+                    "termination": {"earliest_period": 2, "fee": 5}}],
+    })
+    for inst in (load_instance(ROOT / "instances" / "teach_mixed_training.yaml"), endable):
+        m = build_model(inst)
+        fleet = Fleet(m)
+        assert fleet.prices.paced or fleet.prices.held, inst.name
+        _, f = search(m)
+        assert f.worth() == pytest.approx(complete(m, f.ledger.x, f.ledger.accepted).objective, rel=REL), inst.name
+    assert f.worth() == pytest.approx(80.0, rel=REL)
 
 
 # ----- hand-derived answers -----------------------------------------------------------------------
@@ -143,7 +164,7 @@ def test_search_places_a_run_the_ranking_crowds_out() -> None:
         "inference": [{"name": "chat", "demand": [{"units": 8, "value_per_unit_hour": 1.5}]}],
     })
     m = build_model(inst)
-    assert fill(m, Setting("mw")).objective() == pytest.approx(1200.0, rel=REL)
+    assert fill(Fleet(m), Setting("mw")).worth() == pytest.approx(1200.0, rel=REL)
     plan = greedy(m)
     assert plan.objective == pytest.approx(1600.0, rel=REL) and plan.label == "per MW, fit first"
     assert solve(inst).objective == pytest.approx(1600.0, rel=REL)
