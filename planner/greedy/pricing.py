@@ -5,8 +5,8 @@ The greedy decides node counts and accepted flags. The other columns the objecti
 the model's optimum for those decisions sets them, so the price is the completion's objective:
 - served units of each (pool, period): its capacity (nodes x units per node) split over its tiers
   highest value first, the best split;
-- the GPUs a run that may mix generations counts at each pace: all of them at the speed of the
-  slowest generation it uses, the only pace its rows allow;
+- the GPUs a run that may mix generations counts at each pace (per cell): all of them at the speed
+  of the slowest generation it uses, the only pace its rows allow;
 - the held columns of a lease the operator may end: its block in every period of its term. The
   greedy never ends a lease; its completion may, where an end is worth the fee, and then reports
   more than this price.
@@ -37,8 +37,8 @@ class Prices:
         row_of_var[self.var] = np.arange(len(self.var))
         self.held = {k: (ends.held["var"].to_numpy(), row_of_var[ends.held["cell"].to_numpy()])
                      for k, ends in m.ends.items()}
-        # runs whose units are on paced-GPU columns (one per pace level), not on their node columns
-        self.paced = {r: (cols, levels) for r, (cols, levels) in m.units.items() if not np.isin(cols, self.var).all()}
+        # runs whose units are on paced-GPU columns (per cell and pace level), not on their node columns
+        self.paced = {r: units for r, units in m.units.items() if not np.isin(units["var"], self.var).all()}
         self.unit = np.array(fleet.unit)[m.alloc["g"].to_numpy()]  # serving units per node, per allocation row
         self.ns = fleet.ns[m.alloc["g"].to_numpy()]
         self.speed = np.array(fleet.train_speed)[m.alloc["g"].to_numpy()]
@@ -69,11 +69,12 @@ class Prices:
                 cols, src = self.held[k]
                 out.append((cols, ledger.x[src]))
         elif use == "training" and k in self.paced:
-            cols, levels = self.paced[k]
+            units = self.paced[k]
             used = x > 0
-            gpus = float((x * self.ns[rows]).sum())
             pace = self.speed[rows][used].min() if used.any() else np.nan
-            out.append((cols, np.where(levels == pace, gpus, 0.0)))
+            cell = units["cell"].to_numpy()
+            gpus = ledger.x[cell] * self.ns[cell]
+            out.append((units["var"].to_numpy(), np.where(units["pace"].to_numpy() == pace, gpus, 0.0)))
         elif use == "inference" and k in self.tiers:
             cols, t, units, before = self.tiers[k]
             capacity = np.bincount(self.t0[rows], weights=x * self.unit[rows], minlength=self.fleet.inst.T)
