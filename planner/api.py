@@ -70,11 +70,8 @@ def say(options: SolveOptions, budget: Budget, text: str) -> None:
         print(f"[{time.perf_counter() - budget.start:8.1f} s] {text}", file=sys.stderr, flush=True)
 
 
-def _starts(m: PlanModel, backend: Solver, options: SolveOptions, budget: Budget,
-            notes: list[str]) -> tuple[SolverReport | None, float | None]:
-    """The best plan known before the full MILP, and a bound on the optimum (or None): the greedy
-    plan (its first passes always run: it is the floor of every solve), then, when there is a time
-    limit, relax-and-fix started from it."""
+def _greedy_start(m: PlanModel, options: SolveOptions, budget: Budget, notes: list[str]) -> SolverReport | None:
+    """The greedy plan: the floor of every solve (its first passes always run)."""
     start = None
     left = budget.remaining()
     try:
@@ -84,25 +81,26 @@ def _starts(m: PlanModel, backend: Solver, options: SolveOptions, budget: Budget
     if start is not None and not start.status.has_solution:
         start = None
     say(options, budget, "greedy: " + (f"a plan worth {start.objective:.6g}" if start else "no plan"))
-    if budget.limit is None or budget.exhausted:
-        return start, None
-    found = relax_and_fix(m, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))
-    plans = [p for p in (start, found.plan and polish(m.lm, found.plan, budget.options(options))) if p is not None]
-    return (max(plans, key=lambda p: p.objective) if plans else None), found.bound
+    return start
 
 
-def optimise(m: PlanModel, backend: Solver, options: SolveOptions, budget: Budget, warm_start: bool,
-             notes: list[str]) -> SolverReport:
-    """Starts, then the MILP from the best of them, then polish, each within what is left of the
-    budget; the best plan found on the way, with the tightest bound proven on the way."""
-    start, bound = _starts(m, backend, options, budget, notes) if warm_start and backend.accepts_start else (None, None)
+def optimise(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: SolveOptions, budget: Budget,
+             start: SolverReport | None, relax: bool) -> SolverReport:
+    """From `start` (a plan of `lm`, or None): with `relax`, relax-and-fix on the node-count columns
+    `nodes` (a better start and a bound); then the MILP from the best start, then polish, each within
+    what is left of the budget. The best plan found on the way, with the tightest bound proven on the way."""
+    bound = None
+    if relax and backend.accepts_start and not budget.exhausted:
+        found = relax_and_fix(lm, nodes, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))
+        plans = [p for p in (start, found.plan and polish(lm, found.plan, budget.options(options))) if p is not None]
+        start, bound = (max(plans, key=lambda p: p.objective) if plans else None), found.bound
     if start is not None and bound is not None and relative_gap(start.objective, bound) <= options.gap:
         return best_of(replace(start, solver=backend.name), None, bound, options.gap)  # the relaxation's bound proves it
     if budget.exhausted:
         report = SolverReport(backend.name, Status.NO_SOLUTION)
     else:
-        report = backend.solve(m.lm, budget.options(replace(options, warm_start=None if start is None else start.x)))
-        report = polish(m.lm, report, budget.options(options))
+        report = backend.solve(lm, budget.options(replace(options, warm_start=None if start is None else start.x)))
+        report = polish(lm, report, budget.options(options))
     return best_of(report, start, bound, options.gap)
 
 
@@ -151,7 +149,10 @@ def solve(
     if solver.lower() in HEURISTICS:
         report = greedy_report(m, seconds=budget.remaining(), cancel=budget.cancel)
     else:
-        report = optimise(m, get_solver(solver), options, budget, warm_start, notes)
+        backend = get_solver(solver)
+        start = _greedy_start(m, options, budget, notes) if warm_start and backend.accepts_start else None
+        # relax-and-fix with a time limit only: without one, the MILP proves the gap faster on its own
+        report = optimise(m.lm, m.alloc["var"].to_numpy(), backend, options, budget, start, relax=budget.limit is not None)
     report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract(m, report, build_seconds)
     if result.status.has_solution:  # here, not in extract: the scenario copies extract their plans too
@@ -179,12 +180,9 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
     build_seconds = time.perf_counter() - budget.start
     backend = get_solver(solver)
     start = _scenario_start(inst, sm, solver, options, budget) if backend.accepts_start else None
-    if budget.exhausted:
-        report = SolverReport(backend.name, Status.NO_SOLUTION)
-    else:
-        report = backend.solve(sm.lm, budget.options(replace(options, warm_start=None if start is None else start.x)))
-        report = polish(sm.lm, report, budget.options(options))
-    report = replace(best_of(report, start, None, options.gap), seconds=time.perf_counter() - budget.start - build_seconds)
+    # relax-and-fix always: the extensive form's own bound moves slowly (issue 9's scale bench)
+    report = optimise(sm.lm, sm.node_columns(), backend, options, budget, start, relax=True)
+    report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract_scenarios(sm, report, build_seconds)
     result.warnings += [INTERRUPTED] if budget.cancel.is_set() else []
     if check and result.status.has_solution:
@@ -215,4 +213,6 @@ def _scenario_start(inst: Instance, sm, solver: str, options: SolveOptions, budg
     done = complete(sm, first_stage_values(sm, base), get_solver(solver), budget.options(replace(options, progress=False), 2 * START_SHARE))
     if done.plan is not None:
         say(options, budget, f"scenario start: the first stage without uncertainty, completed, is worth {done.plan.objective:.6g}")
+    elif done.infeasible is not None:
+        say(options, budget, f"scenario start: none, the first stage without uncertainty has no plan in scenario {done.infeasible!r}")
     return done.plan

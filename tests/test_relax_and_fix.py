@@ -12,9 +12,10 @@ import pytest
 from planner import load_instance, solve
 from planner.api import best_of
 from planner.model import build_model
-from planner.relax_and_fix import decisions, relax_and_fix
+from planner.relax_and_fix import decisions, proving, relax_and_fix
 from planner.results import extract
 from planner.solvers import SolveOptions, SolverReport, Status
+from planner.solvers.base import relative_gap
 from planner.solvers.highs import HighsSolver
 from planner.verify import check
 
@@ -34,7 +35,7 @@ def _optimum(inst) -> float:
 def test_relaxation_bounds_the_optimum_and_the_fixed_plan_verifies(size: str, seed: int) -> None:
     inst = generated(size, seed)
     m = build_model(inst)
-    found = relax_and_fix(m, HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
+    found = relax_and_fix(m.lm, m.alloc["var"].to_numpy(), HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
     optimum = _optimum(inst)
     assert found.bound is not None and found.bound >= optimum * (1 - 1e-9)
     assert found.plan is not None and found.plan.best_bound is None  # the fixed solve's bound is not the model's
@@ -45,7 +46,7 @@ def test_relaxation_bounds_the_optimum_and_the_fixed_plan_verifies(size: str, se
 
 def test_decisions_are_the_binaries_that_are_not_node_counts() -> None:
     m = build_model(load_instance(ROOT / "instances" / "teach_mixed_training.yaml"))
-    cols = decisions(m)
+    cols = decisions(m.lm, m.alloc["var"].to_numpy())
     lb, ub = m.lm.bounds()
     assert len(cols) > 0
     assert m.lm.integrality()[cols].all() and (ub[cols] <= 1).all() and (lb[cols] >= 0).all()
@@ -101,3 +102,22 @@ def test_time_limited_solve_of_generated_s_reports_a_valid_bound() -> None:
     optimum = _optimum(inst)
     assert result.verified and result.objective <= optimum * (1 + 1e-9)
     assert result.best_bound >= optimum * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("bound", [1.7738e10, 250.0, 0.4, -3.0, -8.2e9])
+@pytest.mark.parametrize("gap", [1e-6, 1e-4, 1e-3])
+def test_proving_is_the_least_objective_the_bound_proves(bound: float, gap: float) -> None:
+    """relax-and-fix's fixed solve may stop at `proving(bound, gap)`: any plan worth more is within the gap."""
+    target = proving(bound, gap)
+    assert target <= bound
+    assert relative_gap(target + 1e-9 * max(1.0, abs(bound)), bound) <= gap * (1 + 1e-6)
+    if bound >= 1:  # exact there (below 0 it is a little conservative): not much less would do
+        assert relative_gap(target - 1e-3 * gap * bound, bound) > gap
+
+
+def test_highs_stops_at_a_target() -> None:
+    """SolveOptions.target: HiGHS returns the first plan worth more than the target, `feasible`, not proven."""
+    m = build_model(generated("S", 1))
+    optimum = HighsSolver().solve(m.lm, SolveOptions(gap=1e-9)).objective
+    stopped = HighsSolver().solve(m.lm, SolveOptions(gap=1e-9, target=0.5 * optimum))
+    assert stopped.status == Status.FEASIBLE and 0.5 * optimum < stopped.objective <= optimum * (1 + 1e-9)

@@ -40,6 +40,10 @@ class StochasticModel:
     def scenario_x(self, x: np.ndarray, s: int) -> np.ndarray:
         return x[self.columns[s]]
 
+    def node_columns(self) -> np.ndarray:
+        """The stacked columns that count allocation nodes, in every scenario."""
+        return np.unique(np.concatenate([cols[m.alloc["var"].to_numpy()] for cols, m in zip(self.columns, self.models)]))
+
 
 def shared_cells(inst: Instance, alloc: pd.DataFrame, reveal: int) -> np.ndarray:
     """Which allocation cells are decided now (SPEC section 6, first stage)."""
