@@ -34,12 +34,14 @@ INTERRUPTED = "interrupted: the best plan found before the interrupt, not proven
 
 def polish(lm: LinearModel, report: SolverReport, options: SolveOptions = SolveOptions()) -> SolverReport:
     """Re-solve the continuous columns (served units) with the integer ones fixed: an incumbent
-    cut short by a time limit or a gap need not serve its capacity in the best way. Within
-    `options.time_limit`; a polish cut short keeps the plan as it was."""
+    cut short by a time limit, a gap or a target need not serve its capacity in the best way, and
+    the checker recomputes the best split. Past a time limit, like verification (one LP with every
+    integer fixed); an interrupted polish keeps the plan as it was."""
     if report.x is None or not lm.integrality().any():
         return report
     cols = np.flatnonzero(lm.integrality())
-    lp = linear_solver().solve(lm.with_fixed(cols, np.round(report.x[cols])).relaxed(), replace(options, warm_start=None))
+    lp = linear_solver().solve(lm.with_fixed(cols, np.round(report.x[cols])).relaxed(),
+                               replace(options, warm_start=None, time_limit=None))
     if lp.status != Status.OPTIMAL:
         return report
     return replace(report, x=lp.x, objective=lp.objective)
@@ -92,7 +94,7 @@ def optimise(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: Solve
     bound = None
     if relax and backend.accepts_start and not budget.exhausted:
         found = relax_and_fix(lm, nodes, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))
-        plans = [p for p in (start, found.plan and polish(lm, found.plan, budget.options(options))) if p is not None]
+        plans = [polish(lm, p, budget.options(options)) for p in (start, found.plan) if p is not None]  # either may be the answer
         start, bound = (max(plans, key=lambda p: p.objective) if plans else None), found.bound
     if start is not None and bound is not None and relative_gap(start.objective, bound) <= options.gap:
         return best_of(replace(start, solver=backend.name), None, bound, options.gap)  # the relaxation's bound proves it
@@ -152,7 +154,8 @@ def solve(
         backend = get_solver(solver)
         start = _greedy_start(m, options, budget, notes) if warm_start and backend.accepts_start else None
         # relax-and-fix with a time limit only: without one, the MILP proves the gap faster on its own
-        report = optimise(m.lm, m.alloc["var"].to_numpy(), backend, options, budget, start, relax=budget.limit is not None)
+        report = optimise(m.lm, m.alloc["var"].to_numpy(), backend, options, budget, start,
+                          relax=warm_start and budget.limit is not None)
     report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract(m, report, build_seconds)
     if result.status.has_solution:  # here, not in extract: the scenario copies extract their plans too
