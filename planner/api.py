@@ -22,8 +22,17 @@ from planner.options import check_solve_options
 from planner.outcomes import consumer_outcomes
 from planner.relax_and_fix import relax_and_fix
 from planner.results import PlanResult, extract, extract_scenarios
-from planner.solvers import (HEURISTICS, Budget, SolveOptions, Solver, SolverReport, Status, get_solver,
-                             linear_solver, relative_gap)
+from planner.solvers import (
+    HEURISTICS,
+    Budget,
+    SolveOptions,
+    Solver,
+    SolverReport,
+    Status,
+    get_solver,
+    linear_solver,
+    relative_gap,
+)
 from planner.solvers.base import GAP_TOLERANCE
 from planner.verify import verify
 

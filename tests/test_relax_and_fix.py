@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from generated import generated
 
 from planner import load_instance, solve
 from planner.api import best_of
@@ -18,8 +19,6 @@ from planner.solvers import SolveOptions, SolverReport, Status
 from planner.solvers.base import relative_gap
 from planner.solvers.highs import HighsSolver
 from planner.verify import check
-
-from generated import generated
 
 ROOT = Path(__file__).parent.parent
 CASES = [("S", 0), ("S", 1), ("S", 2)]
