@@ -37,8 +37,8 @@ class Prices:
         row_of_var[self.var] = np.arange(len(self.var))
         self.held = {k: (ends.held["var"].to_numpy(), row_of_var[ends.held["cell"].to_numpy()])
                      for k, ends in m.ends.items()}
-        # runs whose units are on paced-GPU columns (per cell and pace level), not on their node columns
-        self.paced = {r: units for r, units in m.units.items() if not np.isin(units["var"], self.var).all()}
+        # runs with a pace choice: their units are on paced-GPU columns (per cell and level), not on node columns
+        self.paced = {r: m.units[r] for r, sets in m.choices.items() if any(by == "pace" for by, _, _ in sets)}
         self.unit = np.array(fleet.unit)[m.alloc["g"].to_numpy()]  # serving units per node, per allocation row
         self.ns = fleet.ns[m.alloc["g"].to_numpy()]
         self.speed = np.array(fleet.train_speed)[m.alloc["g"].to_numpy()]
