@@ -36,7 +36,7 @@ from planner.solvers import (
 from planner.solvers.base import GAP_TOLERANCE
 from planner.verify import verify
 
-START_SHARE = 0.1  # of a time limit, the most the greedy warm start's local search may take
+START_SHARE = 0.02  # of a time limit, the most the greedy warm start's local search may take
 BOUND_TOLERANCE = 1e-6  # relative: a bound this little below a plan's value is the solver's rounding
 INTERRUPTED = "interrupted: the best plan found before the interrupt, not proven optimal"
 

@@ -13,7 +13,8 @@ from generated import generated
 from planner import load_instance, solve
 from planner.api import best_of
 from planner.model import build_model
-from planner.relax_and_fix import decisions, proving, relax_and_fix
+import planner.relax_and_fix as relax_and_fix_module
+from planner.relax_and_fix import WINDOW, decisions, near, proving, relax_and_fix
 from planner.results import extract
 from planner.solvers import SolveOptions, SolverReport, Status
 from planner.solvers.base import relative_gap
@@ -120,3 +121,33 @@ def test_highs_stops_at_a_target() -> None:
     optimum = HighsSolver().solve(m.lm, SolveOptions(gap=1e-9)).objective
     stopped = HighsSolver().solve(m.lm, SolveOptions(gap=1e-9, target=0.5 * optimum))
     assert stopped.status == Status.FEASIBLE and 0.5 * optimum < stopped.objective <= optimum * (1 + 1e-9)
+
+
+def test_the_window_holds_node_counts_near_the_relaxed_values_within_their_bounds() -> None:
+    m = build_model(generated("S", 0))
+    nodes = m.alloc["var"].to_numpy()
+    lb, ub = m.lm.bounds()
+    relaxed = np.clip(np.linspace(-3.0, ub[nodes].max() + 3.0, len(nodes)) + 0.4, lb[nodes], ub[nodes])
+    lo, hi = near(m.lm, nodes, relaxed).bounds()
+    assert (lo[nodes] >= lb[nodes]).all() and (hi[nodes] <= ub[nodes]).all() and (lo[nodes] <= hi[nodes]).all()
+    assert (lo[nodes] >= np.floor(relaxed) - WINDOW).all() and (hi[nodes] <= np.ceil(relaxed) + WINDOW).all()
+    assert (lo[nodes] <= np.floor(relaxed)).all() and (hi[nodes] >= np.ceil(relaxed)).all()  # the relaxed value stays inside
+    others = np.setdiff1d(np.arange(m.lm.n_vars), nodes)
+    assert (lo[others] == lb[others]).all() and (hi[others] == ub[others]).all()
+
+
+def test_when_the_window_has_no_plan_the_free_fixed_solve_finds_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window with no integer point (here: every node count's bounds crossed) must not cost the plan."""
+    inst = generated("S", 1)
+    m = build_model(inst)
+    nodes = m.alloc["var"].to_numpy()
+    windows: list[int] = []
+
+    def empty(lm, cols, relaxed):
+        windows.append(len(cols))
+        return lm.with_bounds(cols, np.full(len(cols), 2.0), np.full(len(cols), 1.0))
+
+    monkeypatch.setattr(relax_and_fix_module, "near", empty)
+    found = relax_and_fix(m.lm, nodes, HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
+    assert windows == [len(nodes)]
+    assert found.plan is not None and check(inst, extract(m, found.plan).to_dict()) == []

@@ -141,8 +141,12 @@ class LinearModel:
 
     def with_fixed(self, cols: np.ndarray, values: np.ndarray) -> LinearModel:
         """An independent copy with `cols` fixed at `values`; every other column keeps its bounds and integrality."""
+        return self.with_bounds(cols, values, values)
+
+    def with_bounds(self, cols: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> LinearModel:
+        """An independent copy with the bounds of `cols` set to `lower`, `upper`; every other column as it is."""
         lb, ub = self.bounds()
-        lb[cols] = ub[cols] = values
+        lb[cols], ub[cols] = lower, upper
         return replace(self.copy(), lb=[lb], ub=[ub], integer=[self.integrality()])
 
     def relaxed(self, cols: np.ndarray | None = None) -> LinearModel:
