@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from generated import generated
 
+import planner.relax_and_fix as relax_and_fix_module
 from planner import load_instance, solve
 from planner.api import best_of
 from planner.model import build_model
-import planner.relax_and_fix as relax_and_fix_module
 from planner.relax_and_fix import WINDOW, decisions, near, proving, relax_and_fix
 from planner.results import extract
 from planner.solvers import SolveOptions, SolverReport, Status
