@@ -30,7 +30,7 @@ import numpy as np
 from planner.model.linear import LinearModel
 from planner.solvers import SolveOptions, Solver, SolverReport, Status, relative_gap
 
-RELAX_SHARE = 0.2  # of the time left, the most the relaxation may take
+RELAX_SHARE = 0.3  # of the time left, the most the relaxation may take
 FIX_SHARE = 0.25  # of the time left, the most the fixed solve may take...
 FIX_PER_RELAX = 2.0  # ...and at most this many times what the relaxation took, plus a second
 RELAX_GAPS = (0.5, 0.25)  # the relaxation is solved to these shares of the gap: its bound must leave room for the plan
