@@ -5,7 +5,7 @@ which leases are accepted), not the node counts. On the generated L fleet the fu
 whole minute in the root node with an incumbent 0.7% below its bound, while these two smaller
 solves reach 0.04% in 25 s; on a generated M fleet with 5 scenarios (SPEC section 6) the extensive
 form was still 0.18% from its bound after 300 s, while a solve starting with these two is proven
-within 0.094% in 36 s (scripts/bench.py --scenarios):
+within 0.097% in 29 s, and 50 scenarios within 0.097% in 145 s (scripts/bench.py --scenarios):
 
 1. relax: every allocation node count continuous, every 0/1 decision still integer. This is a
    relaxation of the model, so its proven bound bounds the full model too.
