@@ -30,7 +30,7 @@ def money(value: float | None, currency: str = "USD") -> str:
     """$1.25B, $3.40M, $12,345: the unit a finance reader expects."""
     if value is None:
         return "-"
-    sign, v = ("-" if value < 0 else ""), abs(value)
+    sign, v = ("-" if value <= -0.005 else ""), abs(value)  # no "-$0.00" for a value that rounds to zero
     unit = _symbol(currency)
     if v >= 1e9:
         return f"{sign}{unit}{v / 1e9:,.2f}B"

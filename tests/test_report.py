@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from planner import parse_instance, solve
 from planner.cli import cli
 from planner.evaluate import evaluate_offer
-from planner.report import evaluation_sections, render_markdown, sections
+from planner.report import evaluation_sections, money, render_markdown, sections
 
 A = {"name": "A", "power_kw": 1.0, "node_size": 1, "train_speed": 1.0, "infer_speed": 1.0}
 B = {"name": "B", "power_kw": 1.0, "node_size": 1, "train_speed": 2.0, "infer_speed": 1.0}
@@ -211,3 +211,10 @@ def test_a_long_per_period_table_says_it_is_truncated():
     [split] = [s for s in sections(solve(inst), inst) if s.title.startswith("Split")]
     assert split.title.endswith("(first 200 of 315 rows; --format json has them all)")
     assert len(split.frame) == 200 and list(split.frame["periods"][:3]) == ["0", "1", "1"]
+
+
+def test_money_shows_no_minus_sign_on_a_value_that_rounds_to_zero() -> None:
+    assert money(-1.9e-6) == "$0.00"  # a VSS of -1.9e-6 (solver rounding) is not a loss
+    assert money(-0.004) == "$0.00"
+    assert money(-0.01) == "-$0.01"
+    assert money(-2.5e9) == "-$2.50B"
