@@ -72,13 +72,13 @@ def relax_and_fix(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: 
     gap of the relaxation's own incumbent) is it solved again, tighter."""
     start = time.perf_counter()
     quiet = replace(options, progress=False)
-    relaxed, bound = _relax(lm, nodes, backend, quiet, RELAX_GAPS[0], options.warm_start)
+    relaxed, bound = _relax(lm, nodes, backend, quiet, RELAX_GAPS[0], options.warm_start, start)
     if relaxed.x is None or options.cancelled:
         return RelaxAndFix(None, bound)
     plan = _fix(lm, nodes, backend, quiet, relaxed, bound, start)
     if (plan is not None and bound is not None and relative_gap(plan.objective, bound) > options.gap
             and relative_gap(plan.objective, relaxed.objective) <= options.gap and not options.cancelled):
-        _, tighter = _relax(lm, nodes, backend, quiet, RELAX_GAPS[1], relaxed.x)
+        _, tighter = _relax(lm, nodes, backend, quiet, RELAX_GAPS[1], relaxed.x, start)
         bound = bound if tighter is None else min(bound, tighter)
     if options.progress:
         found = "no plan" if plan is None else f"a plan worth {plan.objective:.6g}"
@@ -87,12 +87,18 @@ def relax_and_fix(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: 
     return RelaxAndFix(plan, bound)
 
 
+def _left(options: SolveOptions, start: float) -> float | None:
+    """What is left at this moment of `options.time_limit`, counted from `start` (None: no limit)."""
+    return None if options.time_limit is None else max(0.0, options.time_limit - (time.perf_counter() - start))
+
+
 def _relax(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: SolveOptions, share: float,
-           start: np.ndarray | None) -> tuple[SolverReport, float | None]:
-    """The relaxation solved to `share` of the gap, and its proven bound (None when it has none)."""
-    seconds = options.time_limit
-    relaxed = backend.solve(lm.relaxed(nodes), replace(options, gap=share * options.gap, warm_start=start,
-                                                       time_limit=None if seconds is None else RELAX_SHARE * seconds))
+           warm_start: np.ndarray | None, start: float) -> tuple[SolverReport, float | None]:
+    """The relaxation solved to `share` of the gap within RELAX_SHARE of the time left, and its proven
+    bound (None when it has none)."""
+    left = _left(options, start)
+    relaxed = backend.solve(lm.relaxed(nodes), replace(options, gap=share * options.gap, warm_start=warm_start,
+                                                       time_limit=None if left is None else RELAX_SHARE * left))
     proven = relaxed.status.has_solution and relaxed.best_bound is not None and np.isfinite(relaxed.best_bound)
     return relaxed, relaxed.best_bound if proven else None  # a search cut short before its root LP has no bound yet
 
@@ -104,7 +110,7 @@ def _fix(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: SolveOpti
     fixed = lm.with_fixed(cols, np.round(relaxed.x[cols]))
     budget = FIX_PER_RELAX * relaxed.seconds + 1.0
     if options.time_limit is not None:
-        budget = min(FIX_SHARE * options.time_limit, budget, max(0.0, options.time_limit - (time.perf_counter() - start)))
+        budget = min(FIX_SHARE * options.time_limit, budget, _left(options, start))
     fix = replace(options, time_limit=budget, warm_start=None, target=None if bound is None else proving(bound, options.gap))
     solved = backend.solve(near(fixed, nodes, relaxed.x[nodes]), fix)
     if not solved.status.has_solution and not options.cancelled:
