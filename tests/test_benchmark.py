@@ -11,7 +11,7 @@ from generated import ROOT, generated
 from planner import solve
 
 
-@pytest.mark.parametrize("time_limit", [None, 300.0], ids=["no limit", "limit: relax-and-fix first, as bench.py runs"])
+@pytest.mark.parametrize("time_limit", [None, 300.0], ids=["no limit", "limit 300 s, as bench.py runs"])
 def test_generated_m_instance_is_solved_to_proven_optimality_and_verified(time_limit):
     result = solve(generated("M", 0), gap=1e-4, time_limit=time_limit)
     assert result.status.value == "optimal"

@@ -330,7 +330,7 @@ def test_highs_matches_oracle(data: dict) -> None:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(instances())
 def test_highs_with_a_time_limit_matches_oracle(data: dict) -> None:
-    """A time limit turns on relax-and-fix before the MILP: its plan and its bound must hold too."""
+    """With a time limit every phase (greedy, relax-and-fix, MILP) runs on its share: plans and bounds must hold too."""
     assert_matches_oracle(data, "highs", time_limit=60.0)
 
 

@@ -104,6 +104,21 @@ def test_time_limited_solve_of_generated_s_reports_a_valid_bound() -> None:
     assert result.best_bound >= optimum * (1 - 1e-9)
 
 
+def test_solve_without_a_time_limit_runs_relax_and_fix_too(monkeypatch) -> None:
+    """Without a limit the MILP alone can take minutes where relax-and-fix's start takes seconds
+    (README, How it works): solve() runs it either way, and only warm_start=False skips it."""
+    import planner.api as api
+
+    calls = []
+    monkeypatch.setattr(api, "relax_and_fix", lambda *args: calls.append(args) or relax_and_fix(*args))
+    inst = generated("S", 1)
+    result = solve(inst, gap=1e-9)
+    assert len(calls) == 1 and calls[0][3].time_limit is None
+    assert result.status == Status.OPTIMAL and result.verified
+    assert result.objective == pytest.approx(_optimum(inst), rel=1e-9)
+    assert len(calls) == 1  # _optimum's warm_start=False solve did not run it
+
+
 @pytest.mark.parametrize("bound", [1.7738e10, 250.0, 0.4, -3.0, -8.2e9])
 @pytest.mark.parametrize("gap", [1e-6, 1e-4, 1e-3])
 def test_proving_is_the_least_objective_the_bound_proves(bound: float, gap: float) -> None:
