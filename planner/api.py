@@ -37,7 +37,6 @@ from planner.solvers.base import GAP_TOLERANCE
 from planner.verify import verify
 
 START_SHARE = 0.02  # of a time limit, the most the greedy warm start's local search may take
-SCENARIO_START_SHARE = 0.2  # of a time limit, the most each step of the scenario warm start may take
 BOUND_TOLERANCE = 1e-6  # relative: a bound this little below a plan's value is the solver's rounding
 INTERRUPTED = "interrupted: the best plan found before the interrupt, not proven optimal"
 
@@ -204,8 +203,8 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
         verify(inst, result.to_dict())
         result.verified = True
     if metrics and result.status.has_solution:
-        # without a time limit the warm start is exactly V' (the first stage without uncertainty, completed)
-        kept = start.objective if start is not None and options.time_limit is None else None
+        # the warm start (computed only without a time limit) is exactly V': the first stage without uncertainty, completed
+        kept = start.objective if start is not None else None
         found = value_of_information(inst, result.objective, solver, replace(options, progress=False), workers,
                                      cluster, kept)
         result.uncertainty |= {"evpi": found["evpi"], "vss": found["vss"]}
@@ -214,18 +213,14 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
 
 
 def _scenario_start(inst: Instance, sm, solver: str, options: SolveOptions, budget: Budget) -> SolverReport | None:
-    """A warm start for the extensive form: the first stage of the plan without uncertainty (solved by the
-    deterministic pipeline), completed in each scenario (planner.first_stage). Each step gets
-    SCENARIO_START_SHARE of what is left of a time limit."""
-    left = budget.remaining()
-    if left == 0.0:
-        return None
-    share = None if left is None else SCENARIO_START_SHARE * left
-    base = solve(inst.model_copy(update={"uncertainty": None}), solver=solver, time_limit=share, gap=options.gap,
+    """The warm start of the extensive form when there is no time limit (with one, relax-and-fix's plan
+    is the start): the first stage of the plan without uncertainty (solved by the deterministic
+    pipeline), completed in each scenario (planner.first_stage)."""
+    base = solve(inst.model_copy(update={"uncertainty": None}), solver=solver, gap=options.gap,
                  threads=options.threads, cancel=budget.cancel)
     if not base.status.has_solution:
         return None
-    done = complete(sm, first_stage_values(sm, base), get_solver(solver), budget.options(replace(options, progress=False), SCENARIO_START_SHARE))
+    done = complete(sm, first_stage_values(sm, base), get_solver(solver), budget.options(replace(options, progress=False)))
     if done.plan is not None:
         say(options, budget, f"scenario start: the first stage without uncertainty, completed, is worth {done.plan.objective:.6g}")
     elif done.infeasible is not None:
