@@ -95,14 +95,14 @@ def _greedy_start(m: PlanModel, options: SolveOptions, budget: Budget, notes: li
     return start
 
 
-def optimise(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: SolveOptions, budget: Budget,
-             start: SolverReport | None, relax: bool) -> SolverReport:
+def optimise(lm: LinearModel, nodes: np.ndarray, fine: np.ndarray, backend: Solver, options: SolveOptions,
+             budget: Budget, start: SolverReport | None, relax: bool) -> SolverReport:
     """From `start` (a plan of `lm`, or None): with `relax`, relax-and-fix on the node-count columns
     `nodes` (a better start and a bound); then the MILP from the best start, then polish, each within
     what is left of the budget. The best plan found on the way, with the tightest bound proven on the way."""
     bound = None
     if relax and backend.accepts_start and not budget.exhausted:
-        found = relax_and_fix(lm, nodes, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))
+        found = relax_and_fix(lm, nodes, fine, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))
         plans = [polish(lm, p, budget.options(options)) for p in (start, found.plan) if p is not None]  # either may be the answer
         start, bound = (max(plans, key=lambda p: p.objective) if plans else None), found.bound
     if start is not None and bound is not None and relative_gap(start.objective, bound) <= options.gap:
@@ -164,7 +164,8 @@ def solve(
         start = _greedy_start(m, options, budget, notes) if warm_start and backend.accepts_start else None
         # relax-and-fix with or without a time limit: without one, the MILP alone ran over 120 s on 6 of
         # 20 generated M fleets, relax-and-fix first took at most 15.9 s (README, How it works)
-        report = optimise(m.lm, m.alloc["var"].to_numpy(), backend, options, budget, start, relax=warm_start)
+        report = optimise(m.lm, m.alloc["var"].to_numpy(), m.fine_nodes(), backend, options, budget, start,
+                          relax=warm_start)
     report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract(m, report, build_seconds)
     if result.status.has_solution:  # here, not in extract: the scenario copies extract their plans too
@@ -195,7 +196,7 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
     # completion (power cuts), and finding that out took 12 s of 68 on the bench's 20 scenarios
     start = _scenario_start(inst, sm, solver, options, budget) if backend.accepts_start and budget.limit is None else None
     # relax-and-fix always: the extensive form's own bound moves slowly (issue 9's scale bench)
-    report = optimise(sm.lm, sm.node_columns(), backend, options, budget, start, relax=True)
+    report = optimise(sm.lm, sm.node_columns(), sm.node_columns(fine=True), backend, options, budget, start, relax=True)
     report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract_scenarios(sm, report, build_seconds)
     result.warnings += [INTERRUPTED] if budget.cancel.is_set() else []

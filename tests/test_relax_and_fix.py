@@ -35,7 +35,8 @@ def _optimum(inst) -> float:
 def test_relaxation_bounds_the_optimum_and_the_fixed_plan_verifies(size: str, seed: int) -> None:
     inst = generated(size, seed)
     m = build_model(inst)
-    found = relax_and_fix(m.lm, m.alloc["var"].to_numpy(), HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
+    found = relax_and_fix(m.lm, m.alloc["var"].to_numpy(), m.fine_nodes(), HighsSolver(),
+                          SolveOptions(gap=1e-9, time_limit=60.0))
     optimum = _optimum(inst)
     assert found.bound is not None and found.bound >= optimum * (1 - 1e-9)
     assert found.plan is not None and found.plan.best_bound is None  # the fixed solve's bound is not the model's
@@ -104,6 +105,23 @@ def test_time_limited_solve_of_generated_s_reports_a_valid_bound() -> None:
     assert result.best_bound >= optimum * (1 - 1e-9)
 
 
+@pytest.mark.parametrize("size, seed", CASES)
+def test_big_nodes_stay_integer_in_the_relaxation(size: str, seed: int) -> None:
+    """Only the fleet's smallest nodes are relaxed: the bound is still >= the optimum, and no looser
+    than with every node count continuous (the 72-GPU racks' rounding is what it leaves out)."""
+    inst = generated(size, seed)
+    m = build_model(inst)
+    nodes, fine = m.alloc["var"].to_numpy(), m.fine_nodes()
+    gpus = m.node_gpus[m.alloc["g"].to_numpy()]
+    assert set(gpus[np.isin(nodes, fine)]) == {gpus.min()} and len(fine) == (gpus == gpus.min()).sum() < len(nodes)
+    options = SolveOptions(gap=1e-9, time_limit=60.0)
+    coarse, every = (relax_and_fix(m.lm, nodes, cols, HighsSolver(), options).bound for cols in (fine, nodes))
+    optimum = _optimum(inst)
+    assert optimum * (1 - 1e-9) <= coarse <= every * (1 + 1e-9)
+    if seed in (1, 2):  # S 1: 3.24757e8 against 3.24940e8 with every count continuous; S 2: 3.47939e8 against 3.47972e8
+        assert coarse < every * (1 - 1e-5)
+
+
 def test_solve_without_a_time_limit_runs_relax_and_fix_too(monkeypatch) -> None:
     """Without a limit the MILP alone can take minutes where relax-and-fix's start takes seconds
     (README, How it works): solve() runs it either way, and only warm_start=False skips it."""
@@ -113,7 +131,7 @@ def test_solve_without_a_time_limit_runs_relax_and_fix_too(monkeypatch) -> None:
     monkeypatch.setattr(api, "relax_and_fix", lambda *args: calls.append(args) or relax_and_fix(*args))
     inst = generated("S", 1)
     result = solve(inst, gap=1e-9)
-    assert len(calls) == 1 and calls[0][3].time_limit is None
+    assert len(calls) == 1 and calls[0][4].time_limit is None
     assert result.status == Status.OPTIMAL and result.verified
     assert result.objective == pytest.approx(_optimum(inst), rel=1e-9)
     assert len(calls) == 1  # _optimum's warm_start=False solve did not run it
@@ -163,6 +181,6 @@ def test_when_the_window_has_no_plan_the_free_fixed_solve_finds_one(monkeypatch:
         return lm.with_bounds(cols, np.full(len(cols), 2.0), np.full(len(cols), 1.0))
 
     monkeypatch.setattr(relax_and_fix_module, "near", empty)
-    found = relax_and_fix(m.lm, nodes, HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
+    found = relax_and_fix(m.lm, nodes, nodes, HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
     assert windows == [len(nodes)]
     assert found.plan is not None and check(inst, extract(m, found.plan).to_dict()) == []

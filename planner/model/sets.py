@@ -49,6 +49,12 @@ class PlanModel:
         rows = self._cell_index.get((use, consumer), np.zeros(0, dtype=np.int64))
         return self.alloc.iloc[rows]
 
+    def fine_nodes(self) -> np.ndarray:
+        """The node-count columns of the fleet's smallest nodes (fewest GPUs): those whose rounding
+        moves the least capacity and power (planner.relax_and_fix relaxes only these)."""
+        gpus = self.node_gpus[self.alloc["g"].to_numpy()]
+        return self.alloc["var"].to_numpy()[gpus <= gpus.min(initial=np.inf)]
+
 
 @dataclass
 class LeaseEnds:
