@@ -122,6 +122,19 @@ def test_big_nodes_stay_integer_in_the_relaxation(size: str, seed: int) -> None:
         assert coarse < every * (1 - 1e-5)
 
 
+@pytest.mark.parametrize("gap, relaxed", [(1e-3, "every"), (1e-2, "every"), (9e-4, "fine"), (0.0, "fine")])
+def test_racks_stay_integer_only_below_a_gap_of_1e3(monkeypatch, gap: float, relaxed: str) -> None:
+    from planner.model.linear import LinearModel
+
+    m = build_model(generated("S", 1))
+    nodes, fine = m.alloc["var"].to_numpy(), m.fine_nodes()
+    seen = []
+    original = LinearModel.relaxed
+    monkeypatch.setattr(LinearModel, "relaxed", lambda lm, cols=None: seen.append(cols) or original(lm, cols))
+    relax_and_fix(m.lm, nodes, fine, HighsSolver(), SolveOptions(gap=gap, time_limit=60.0))
+    assert seen and all(np.array_equal(cols, {"every": nodes, "fine": fine}[relaxed]) for cols in seen)
+
+
 def test_solve_without_a_time_limit_runs_relax_and_fix_too(monkeypatch) -> None:
     """Without a limit the MILP alone can take minutes where relax-and-fix's start takes seconds
     (README, How it works): solve() runs it either way, and only warm_start=False skips it."""
