@@ -175,6 +175,9 @@ def _solving(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, list[str]]:
                              "--format", "json", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=ENV, cwd=tmp_path)
     lines = []
+    watchdog = threading.Timer(120.0, proc.kill)  # a solve that never reaches its MILP fails the test, not hangs it
+    watchdog.daemon = True
+    watchdog.start()
     for line in proc.stderr:
         lines.append(line)
         if "incumbent" in line and "bound -" not in line:
