@@ -98,8 +98,9 @@ def _greedy_start(m: PlanModel, options: SolveOptions, budget: Budget, notes: li
 def optimise(lm: LinearModel, nodes: np.ndarray, fine: np.ndarray, backend: Solver, options: SolveOptions,
              budget: Budget, start: SolverReport | None, relax: bool) -> SolverReport:
     """From `start` (a plan of `lm`, or None): with `relax`, relax-and-fix on the node-count columns
-    `nodes` (a better start and a bound); then the MILP from the best start, then polish, each within
-    what is left of the budget. The best plan found on the way, with the tightest bound proven on the way."""
+    `nodes`, of which `fine` are the smallest nodes' (a better start and a bound); then the MILP
+    from the best start, then polish, each within what is left of the budget. The best plan found
+    on the way, with the tightest bound proven on the way."""
     bound = None
     if relax and backend.accepts_start and not budget.exhausted:
         found = relax_and_fix(lm, nodes, fine, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))

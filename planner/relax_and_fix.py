@@ -83,15 +83,14 @@ def relax_and_fix(lm: LinearModel, nodes: np.ndarray, fine: np.ndarray, backend:
     gap of the relaxation's own incumbent) is it solved again, tighter."""
     start = time.perf_counter()
     quiet = replace(options, progress=False)
-    if options.gap >= RACKS_BELOW_GAP:
-        fine = nodes
-    relaxed, bound = _relax(lm, fine, backend, quiet, RELAX_GAPS[0], options.warm_start, start)
+    continuous = fine if options.gap < RACKS_BELOW_GAP else nodes
+    relaxed, bound = _relax(lm, continuous, backend, quiet, RELAX_GAPS[0], options.warm_start, start)
     if relaxed.x is None or options.cancelled:
         return RelaxAndFix(None, bound)
     plan = _fix(lm, nodes, backend, quiet, relaxed, bound, start)
     if (plan is not None and bound is not None and relative_gap(plan.objective, bound) > options.gap
             and relative_gap(plan.objective, relaxed.objective) <= options.gap and not options.cancelled):
-        _, tighter = _relax(lm, fine, backend, quiet, RELAX_GAPS[1], relaxed.x, start)
+        _, tighter = _relax(lm, continuous, backend, quiet, RELAX_GAPS[1], relaxed.x, start)
         bound = bound if tighter is None else min(bound, tighter)
     if options.progress:
         found = "no plan" if plan is None else f"a plan worth {plan.objective:.6g}"
@@ -105,13 +104,13 @@ def _left(options: SolveOptions, start: float) -> float | None:
     return None if options.time_limit is None else max(0.0, options.time_limit - (time.perf_counter() - start))
 
 
-def _relax(lm: LinearModel, fine: np.ndarray, backend: Solver, options: SolveOptions, share: float,
+def _relax(lm: LinearModel, continuous: np.ndarray, backend: Solver, options: SolveOptions, share: float,
            warm_start: np.ndarray | None, start: float) -> tuple[SolverReport, float | None]:
-    """The relaxation (`fine` continuous) solved to `share` of the gap within RELAX_SHARE of the time
+    """The relaxation (`continuous` made so) solved to `share` of the gap within RELAX_SHARE of the time
     left, and its proven bound (None when it has none)."""
     left = _left(options, start)
     gap = share * max(options.gap, RELAX_GAP_FLOOR)
-    relaxed = backend.solve(lm.relaxed(fine), replace(options, gap=gap, warm_start=warm_start,
+    relaxed = backend.solve(lm.relaxed(continuous), replace(options, gap=gap, warm_start=warm_start,
                                                        time_limit=None if left is None else RELAX_SHARE * left))
     proven = relaxed.status.has_solution and relaxed.best_bound is not None and np.isfinite(relaxed.best_bound)
     return relaxed, relaxed.best_bound if proven else None  # a search cut short before its root LP has no bound yet
