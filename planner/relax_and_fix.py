@@ -7,16 +7,18 @@ solves reach 0.04% in 25 s; on a generated M fleet with 5 scenarios (SPEC sectio
 form was still 0.18% from its bound after 300 s, while a solve starting with these two is proven
 within 0.097% in 29 s, and 50 scenarios within 0.097% in 145 s (scripts/bench.py --scenarios):
 
-1. relax: every 0/1 decision integer, the node counts continuous: below a gap of 1e-3 only those of
-   the fleet's smallest nodes, the big nodes' (racks') counts stay integer. This is a relaxation of
-   the model, so its proven bound bounds the full model too. Why racks stay integer for fine gaps: a
-   fractional 72-GPU rack moves nine 8-GPU nodes' worth of capacity and power, so with every count
-   continuous the relaxation split racks between pools at binding minimum-units rows, and its bound
-   stayed 1.5e-4 to 3.8e-4 above the best plan on the M fleets the full MILP then took 11-16 s to
+1. relax: every 0/1 decision integer, the node counts continuous: below a gap of 1e-3, on models
+   with at most 2,000 count columns of big nodes, only those of the fleet's smallest nodes (the big
+   nodes', the racks', counts stay integer). This is a relaxation of the model, so its proven bound
+   bounds the full model too. Why racks stay integer for fine gaps: a fractional 72-GPU rack moves
+   nine 8-GPU nodes' worth of capacity and power, so with every count continuous the relaxation
+   split racks between pools at binding minimum-units rows, and its bound stayed 1.5e-4 to 3.8e-4
+   above the best plan on the M fleets (121-700 rack columns) the full MILP then took 11-16 s to
    prove; with the racks integer, M seeds 6-10 (4 families) were proven within 1e-4 in <= 10 s on 19
-   of 20 fleets instead of 16. Why not for 1e-3: that relaxation is slower to solve, and the rounding
-   it captures is below such a gap (L seeds 6-9 at 1e-3 took 26-28 s instead of 12-15 s, seed 10
-   ended at 0.13% after 60 s; XL seed 6 at 120 s 1.9% instead of 0.74%).
+   of 20 fleets instead of 16. Why not for a gap of 1e-3: that relaxation is slower, and the
+   rounding it captures is below such a gap (L seeds 6-9 at 1e-3 took 26-28 s instead of 12-15 s,
+   seed 10 ended at 0.13% after 60 s; XL seed 6 at 120 s 1.9% instead of 0.74%). Why not on larger
+   models: on L seed 6 (3,602 rack columns) at 1e-4 with 60 s, it ended at 6.3e-4 instead of 2.4e-4.
 2. fix: the 0/1 decisions fixed at the relaxation's values, node counts integer again, each first
    held within WINDOW nodes of its relaxed value (then, if that finds no plan, free). Any plan
    found is a plan of the full model (none when those decisions have no integer completion). It
@@ -42,7 +44,8 @@ RELAX_SHARE = 0.3  # of the time left, the most the relaxation may take
 FIX_SHARE = 0.25  # of the time left, the most the fixed solve may take...
 FIX_PER_RELAX = 2.0  # ...and at most this many times what the relaxation took, plus a second
 RELAX_GAPS = (0.5, 0.25)  # the relaxation is solved to these shares of the gap: its bound must leave room for the plan
-RACKS_BELOW_GAP = 1e-3  # below this gap the relaxation keeps the big nodes (racks) integer (module docstring)
+RACKS_BELOW_GAP = 1e-3  # below this gap the relaxation keeps the big nodes (racks) integer...
+RACKS_AT_MOST = 2000  # ...when there are at most this many racks' count columns (module docstring)
 RELAX_GAP_FLOOR = 1e-4  # ...of at least this gap: its big nodes are integer, so a gap of 0 would make it as hard as the model
 WINDOW = 10  # nodes either side of the relaxed value a node count may take in the first fixed solve
 
@@ -75,15 +78,16 @@ def near(lm: LinearModel, nodes: np.ndarray, relaxed: np.ndarray) -> LinearModel
 
 
 def relax_and_fix(lm: LinearModel, nodes: np.ndarray, fine: np.ndarray, backend: Solver, options: SolveOptions) -> RelaxAndFix:
-    """Both solves of `lm` (its node-count columns `nodes`; below a gap of RACKS_BELOW_GAP the
-    relaxation makes only `fine`, the smallest nodes' counts, continuous) within `options.time_limit` (shares above;
+    """Both solves of `lm` (its node-count columns `nodes`; below a gap of RACKS_BELOW_GAP, with at most
+    RACKS_AT_MOST racks' columns, the relaxation makes only `fine`, the smallest nodes' counts, continuous) within `options.time_limit` (shares above;
     without a limit the relaxation runs to its gap and the fix gets FIX_PER_RELAX times its time);
     `options.warm_start` (a plan of `lm`) also starts the relaxation. The relaxation is solved
     loosely first; only when the plan could still be proven by a tighter bound (it is within the
     gap of the relaxation's own incumbent) is it solved again, tighter."""
     start = time.perf_counter()
     quiet = replace(options, progress=False)
-    continuous = fine if options.gap < RACKS_BELOW_GAP else nodes
+    racks = options.gap < RACKS_BELOW_GAP and len(nodes) - len(fine) <= RACKS_AT_MOST
+    continuous = fine if racks else nodes
     relaxed, bound = _relax(lm, continuous, backend, quiet, RELAX_GAPS[0], options.warm_start, start)
     if relaxed.x is None or options.cancelled:
         return RelaxAndFix(None, bound)

@@ -122,12 +122,16 @@ def test_big_nodes_stay_integer_in_the_relaxation(size: str, seed: int) -> None:
         assert coarse < every * (1 - 1e-5)
 
 
-@pytest.mark.parametrize("gap, relaxed", [(1e-3, "every"), (1e-2, "every"), (9e-4, "fine"), (0.0, "fine")])
-def test_racks_stay_integer_only_below_a_gap_of_1e3(monkeypatch, gap: float, relaxed: str) -> None:
+@pytest.mark.parametrize("gap, at_most, relaxed", [(1e-3, 2000, "every"), (1e-2, 2000, "every"), (9e-4, 2000, "fine"),
+                                                   (0.0, 2000, "fine"), (0.0, 29, "fine"), (0.0, 28, "every")])
+def test_racks_stay_integer_only_below_a_gap_of_1e3_on_models_with_few_racks(monkeypatch, gap: float, at_most: int,
+                                                                              relaxed: str) -> None:
     from planner.model.linear import LinearModel
 
     m = build_model(generated("S", 1))
     nodes, fine = m.alloc["var"].to_numpy(), m.fine_nodes()
+    assert len(nodes) - len(fine) == 29  # S seed 1: 29 cells of 72-GPU racks, 27 of 8-GPU nodes
+    monkeypatch.setattr(relax_and_fix_module, "RACKS_AT_MOST", at_most)
     seen = []
     original = LinearModel.relaxed
     monkeypatch.setattr(LinearModel, "relaxed", lambda lm, cols=None: seen.append(cols) or original(lm, cols))
