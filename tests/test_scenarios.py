@@ -88,7 +88,7 @@ def test_relax_and_fix_bounds_the_extensive_form():
     sm = build_stochastic(inst)
     nodes = sm.node_columns()
     assert len(nodes) and not np.isin(nodes, sm.first_stage).all()  # every scenario's nodes, not only the shared
-    found = relax_and_fix(sm.lm, nodes, sm.node_columns(fine=True), get_solver("highs"), SolveOptions(gap=1e-9))
+    found = relax_and_fix(sm.lm, nodes, nodes, get_solver("highs"), SolveOptions(gap=1e-9))
     assert found.bound >= 81.75 - 1e-6
     assert found.plan is not None and found.plan.objective <= 81.75 + 1e-6
     r = solve(inst, gap=1e-9)

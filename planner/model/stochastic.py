@@ -40,11 +40,9 @@ class StochasticModel:
     def scenario_x(self, x: np.ndarray, s: int) -> np.ndarray:
         return x[self.columns[s]]
 
-    def node_columns(self, fine: bool = False) -> np.ndarray:
-        """The stacked columns that count allocation nodes, in every scenario (with `fine`, only those
-        of the fleet's smallest nodes: PlanModel.fine_nodes)."""
-        return np.unique(np.concatenate([cols[m.fine_nodes() if fine else m.alloc["var"].to_numpy()]
-                                         for cols, m in zip(self.columns, self.models)]))
+    def node_columns(self) -> np.ndarray:
+        """The stacked columns that count allocation nodes, in every scenario."""
+        return np.unique(np.concatenate([cols[m.alloc["var"].to_numpy()] for cols, m in zip(self.columns, self.models)]))
 
 
 def shared_cells(inst: Instance, alloc: pd.DataFrame, reveal: int) -> np.ndarray:
