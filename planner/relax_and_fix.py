@@ -45,9 +45,9 @@ RELAX_SHARE = 0.3  # of the time left, the most the relaxation may take
 FIX_SHARE = 0.25  # of the time left, the most the fixed solve may take...
 FIX_PER_RELAX = 2.0  # ...and at most this many times what the relaxation took, plus a second
 RELAX_GAPS = (0.5, 0.25)  # the relaxation is solved to these shares of the gap: its bound must leave room for the plan
+RELAX_GAP_FLOOR = 1e-4  # ...of at least this gap: with its racks integer, a gap of 0 would make it as hard as the model
 RACKS_BELOW_GAP = 1e-3  # below this gap the relaxation keeps the big nodes (racks) integer...
 RACKS_AT_MOST = 2000  # ...when there are at most this many racks' count columns (module docstring)
-RELAX_GAP_FLOOR = 1e-4  # ...of at least this gap: its big nodes are integer, so a gap of 0 would make it as hard as the model
 WINDOW = 10  # nodes either side of the relaxed value a node count may take in the first fixed solve
 
 
