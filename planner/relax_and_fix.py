@@ -45,7 +45,7 @@ RELAX_SHARE = 0.3  # of the time left, the most the relaxation may take
 FIX_SHARE = 0.25  # of the time left, the most the fixed solve may take...
 FIX_PER_RELAX = 2.0  # ...and at most this many times what the relaxation took, plus a second
 RELAX_GAPS = (0.5, 0.25)  # the relaxation is solved to these shares of the gap: its bound must leave room for the plan
-RELAX_GAP_FLOOR = 1e-4  # ...of at least this gap: with its racks integer, a gap of 0 would make it as hard as the model
+RELAX_GAP_FLOOR = 1e-4  # ...of at least this gap, racks integer or not (with them, a gap of 0 would make it as hard as the model)
 RACKS_BELOW_GAP = 1e-3  # below this gap the relaxation keeps the big nodes (racks) integer...
 RACKS_AT_MOST = 2000  # ...when there are at most this many racks' count columns (module docstring)
 WINDOW = 10  # nodes either side of the relaxed value a node count may take in the first fixed solve
@@ -80,8 +80,9 @@ def near(lm: LinearModel, nodes: np.ndarray, relaxed: np.ndarray) -> LinearModel
 
 def relax_and_fix(lm: LinearModel, nodes: np.ndarray, fine: np.ndarray, backend: Solver, options: SolveOptions) -> RelaxAndFix:
     """Both solves of `lm` (its node-count columns `nodes`; below a gap of RACKS_BELOW_GAP, with at most
-    RACKS_AT_MOST racks' columns, the relaxation makes only `fine`, the smallest nodes' counts, continuous) within `options.time_limit` (shares above;
-    without a limit the relaxation runs to its gap and the fix gets FIX_PER_RELAX times its time);
+    RACKS_AT_MOST racks' columns, the relaxation makes only `fine`, the smallest nodes' counts,
+    continuous) within `options.time_limit` (shares above; without a limit the relaxation runs to its
+    gap and the fix gets FIX_PER_RELAX times its time);
     `options.warm_start` (a plan of `lm`) also starts the relaxation. The relaxation is solved
     loosely first; only when the plan could still be proven by a tighter bound (it is within the
     gap of the relaxation's own incumbent) is it solved again, tighter."""
