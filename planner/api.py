@@ -16,6 +16,7 @@ from planner.greedy import GreedyError, greedy_report
 from planner.instance import Instance, load_instance, revalidated
 from planner.metrics import value_of_information
 from planner.model import PlanModel, build_model
+from planner.model.sets import NodeCounts
 from planner.model.linear import LinearModel
 from planner.model.stochastic import build_stochastic
 from planner.options import check_solve_options
@@ -95,15 +96,15 @@ def _greedy_start(m: PlanModel, options: SolveOptions, budget: Budget, notes: li
     return start
 
 
-def optimise(lm: LinearModel, nodes: np.ndarray, fine: np.ndarray, backend: Solver, options: SolveOptions,
+def optimise(lm: LinearModel, counts: NodeCounts, backend: Solver, options: SolveOptions,
              budget: Budget, start: SolverReport | None, relax: bool) -> SolverReport:
     """From `start` (a plan of `lm`, or None): with `relax`, relax-and-fix on the node-count columns
-    `nodes`, of which `fine` are the smallest nodes' (a better start and a bound); then the MILP
+    `counts` (a better start and a bound); then the MILP
     from the best start, then polish, each within what is left of the budget. The best plan found
     on the way, with the tightest bound proven on the way."""
     bound = None
     if relax and backend.accepts_start and not budget.exhausted:
-        found = relax_and_fix(lm, nodes, fine, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))
+        found = relax_and_fix(lm, counts, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))
         plans = [polish(lm, p, budget.options(options)) for p in (start, found.plan) if p is not None]  # either may be the answer
         start, bound = (max(plans, key=lambda p: p.objective) if plans else None), found.bound
     if start is not None and bound is not None and relative_gap(start.objective, bound) <= options.gap:
@@ -165,7 +166,7 @@ def solve(
         start = _greedy_start(m, options, budget, notes) if warm_start and backend.accepts_start else None
         # relax-and-fix with or without a time limit: without one, the MILP alone ran over 120 s on 6 of
         # 20 generated M fleets, relax-and-fix first took at most 15.9 s (README, How it works)
-        report = optimise(m.lm, m.alloc["var"].to_numpy(), m.fine_nodes(), backend, options, budget, start,
+        report = optimise(m.lm, m.node_counts(), backend, options, budget, start,
                           relax=warm_start)
     report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract(m, report, build_seconds)
@@ -198,9 +199,10 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
     start = _scenario_start(inst, sm, solver, options, budget) if backend.accepts_start and budget.limit is None else None
     # relax-and-fix always: the extensive form's own bound moves slowly (issue 9's scale bench)
     # every node count continuous in its relaxation, racks too: with them integer, 5 scenarios of M seed 6 at
-    # 1e-4 ended at 4.3e-3 after 90 s instead of 1.2e-4 (planner.relax_and_fix)
+    # 1e-4 ended at 4.3e-3 after 90 s instead of 1.2e-4 (planner.relax_and_fix); no block rounding (its
+    # blocks are one period's, and the extensive form's periods are linked across scenarios)
     nodes = sm.node_columns()
-    report = optimise(sm.lm, nodes, nodes, backend, options, budget, start, relax=True)
+    report = optimise(sm.lm, NodeCounts(nodes, nodes, np.zeros(0, dtype=np.int64)), backend, options, budget, start, relax=True)
     report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract_scenarios(sm, report, build_seconds)
     result.warnings += [INTERRUPTED] if budget.cancel.is_set() else []

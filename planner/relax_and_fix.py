@@ -38,7 +38,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from planner.block_rounding import round_in_blocks
 from planner.model.linear import LinearModel
+from planner.model.sets import NodeCounts
 from planner.solvers import SolveOptions, Solver, SolverReport, Status, relative_gap
 
 RELAX_SHARE = 0.3  # of the time left, the most the relaxation may take
@@ -48,6 +50,7 @@ RELAX_GAPS = (0.5, 0.25)  # the relaxation is solved to these shares of the gap:
 RELAX_GAP_FLOOR = 1e-4  # ...of at least this gap, racks integer or not (with them, a gap of 0 would make it as hard as the model)
 RACKS_BELOW_GAP = 1e-3  # below this gap the relaxation keeps the big nodes (racks) integer...
 RACKS_AT_MOST = 2000  # ...when there are at most this many racks' count columns (module docstring)
+BLOCKS_SHARE = 0.8  # of the time left, the most rounding block by block may take (planner.block_rounding)
 WINDOW = 10  # nodes either side of the relaxed value a node count may take in the first fixed solve
 
 
@@ -78,22 +81,23 @@ def near(lm: LinearModel, nodes: np.ndarray, relaxed: np.ndarray) -> LinearModel
     return lm.with_bounds(nodes, lower, np.maximum(lower, upper))
 
 
-def relax_and_fix(lm: LinearModel, nodes: np.ndarray, fine: np.ndarray, backend: Solver, options: SolveOptions) -> RelaxAndFix:
-    """Both solves of `lm` (its node-count columns `nodes`; below a gap of RACKS_BELOW_GAP, with at most
-    RACKS_AT_MOST racks' columns, the relaxation makes only `fine`, the smallest nodes' counts,
-    continuous) within `options.time_limit` (shares above; without a limit the relaxation runs to its
-    gap and the fix gets FIX_PER_RELAX times its time);
+def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options: SolveOptions) -> RelaxAndFix:
+    """Both solves of `lm` (its node-count columns `counts.all`; below a gap of RACKS_BELOW_GAP, with at
+    most RACKS_AT_MOST racks' columns, the relaxation makes only `counts.fine`, the smallest nodes'
+    counts, continuous) within `options.time_limit` (shares above; without a limit the relaxation runs
+    to its gap and the fix gets FIX_PER_RELAX times its time);
     `options.warm_start` (a plan of `lm`) also starts the relaxation. The relaxation is solved
     loosely first; only when the plan could still be proven by a tighter bound (it is within the
     gap of the relaxation's own incumbent) is it solved again, tighter."""
     start = time.perf_counter()
     quiet = replace(options, progress=False)
-    racks = options.gap < RACKS_BELOW_GAP and len(nodes) - len(fine) <= RACKS_AT_MOST
-    continuous = fine if racks else nodes
+    nodes = counts.all
+    racks = options.gap < RACKS_BELOW_GAP and len(nodes) - len(counts.fine) <= RACKS_AT_MOST
+    continuous = counts.fine if racks else nodes
     relaxed, bound = _relax(lm, continuous, backend, quiet, RELAX_GAPS[0], options.warm_start, start)
     if relaxed.x is None or options.cancelled:
         return RelaxAndFix(None, bound)
-    plan = _fix(lm, nodes, backend, quiet, relaxed, bound, start)
+    plan = _fix(lm, counts, backend, quiet, relaxed, bound, start)
     if (plan is not None and bound is not None and relative_gap(plan.objective, bound) > options.gap
             and relative_gap(plan.objective, relaxed.objective) <= options.gap and not options.cancelled):
         _, tighter = _relax(lm, continuous, backend, quiet, RELAX_GAPS[1], relaxed.x, start)
@@ -122,9 +126,12 @@ def _relax(lm: LinearModel, continuous: np.ndarray, backend: Solver, options: So
     return relaxed, relaxed.best_bound if proven else None  # a search cut short before its root LP has no bound yet
 
 
-def _fix(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: SolveOptions, relaxed: SolverReport,
+def _fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options: SolveOptions, relaxed: SolverReport,
          bound: float | None, start: float) -> SolverReport | None:
-    """A plan of `lm` with the relaxation's 0/1 decisions, node counts near the relaxation's first."""
+    """A plan of `lm` with the relaxation's 0/1 decisions, node counts near the relaxation's first;
+    where that finds none or runs out of time, also rounded block by block (planner.block_rounding),
+    the better plan kept; with no plan still, free."""
+    nodes = counts.all
     cols = decisions(lm, nodes)
     fixed = lm.with_fixed(cols, np.round(relaxed.x[cols]))
     budget = FIX_PER_RELAX * relaxed.seconds + 1.0
@@ -132,6 +139,14 @@ def _fix(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: SolveOpti
         budget = min(FIX_SHARE * options.time_limit, budget, _left(options, start))
     fix = replace(options, time_limit=budget, warm_start=None, target=None if bound is None else proving(bound, options.gap))
     solved = backend.solve(near(fixed, nodes, relaxed.x[nodes]), fix)
+    reached = solved.status == Status.OPTIMAL or (solved.status.has_solution and fix.target is not None
+                                                  and solved.objective >= fix.target)
+    if not reached and len(counts.single) and not options.cancelled:  # no plan, or stopped by its time limit
+        left = _left(options, start)
+        blocks = round_in_blocks(fixed, np.setdiff1d(nodes, counts.single), counts.single, backend,
+                                 replace(fix, time_limit=None if left is None else BLOCKS_SHARE * left))
+        if blocks is not None and (not solved.status.has_solution or blocks.objective > solved.objective):
+            solved = blocks
     if not solved.status.has_solution and not options.cancelled:
         solved = backend.solve(fixed, replace(fix, time_limit=max(0.0, budget - solved.seconds)))
     # the fixed solve's own bound holds for the fixed decisions only, not for the full model

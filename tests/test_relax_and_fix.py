@@ -14,6 +14,7 @@ import planner.relax_and_fix as relax_and_fix_module
 from planner import load_instance, solve
 from planner.api import best_of
 from planner.model import build_model
+from planner.model.sets import NodeCounts
 from planner.relax_and_fix import WINDOW, decisions, near, proving, relax_and_fix
 from planner.results import extract
 from planner.solvers import SolveOptions, SolverReport, Status
@@ -35,7 +36,7 @@ def _optimum(inst) -> float:
 def test_relaxation_bounds_the_optimum_and_the_fixed_plan_verifies(size: str, seed: int) -> None:
     inst = generated(size, seed)
     m = build_model(inst)
-    found = relax_and_fix(m.lm, m.alloc["var"].to_numpy(), m.fine_nodes(), HighsSolver(),
+    found = relax_and_fix(m.lm, m.node_counts(), HighsSolver(),
                           SolveOptions(gap=1e-9, time_limit=60.0))
     optimum = _optimum(inst)
     assert found.bound is not None and found.bound >= optimum * (1 - 1e-9)
@@ -115,7 +116,7 @@ def test_big_nodes_stay_integer_in_the_relaxation(size: str, seed: int) -> None:
     gpus = m.node_gpus[m.alloc["g"].to_numpy()]
     assert set(gpus[np.isin(nodes, fine)]) == {gpus.min()} and len(fine) == (gpus == gpus.min()).sum() < len(nodes)
     options = SolveOptions(gap=1e-9, time_limit=60.0)
-    coarse, every = (relax_and_fix(m.lm, nodes, cols, HighsSolver(), options).bound for cols in (fine, nodes))
+    coarse, every = (relax_and_fix(m.lm, NodeCounts(nodes, cols, nodes), HighsSolver(), options).bound for cols in (fine, nodes))
     optimum = _optimum(inst)
     assert optimum * (1 - 1e-9) <= coarse <= every * (1 + 1e-9)
     if seed in (1, 2):  # S 1: 3.24757e8 against 3.24940e8 with every count continuous; S 2: 3.47939e8 against 3.47972e8
@@ -135,7 +136,7 @@ def test_racks_stay_integer_only_below_a_gap_of_1e3_on_models_with_few_racks(mon
     seen = []
     original = LinearModel.relaxed
     monkeypatch.setattr(LinearModel, "relaxed", lambda lm, cols=None: seen.append(cols) or original(lm, cols))
-    relax_and_fix(m.lm, nodes, fine, HighsSolver(), SolveOptions(gap=gap, time_limit=60.0))
+    relax_and_fix(m.lm, m.node_counts(), HighsSolver(), SolveOptions(gap=gap, time_limit=60.0))
     assert seen and all(np.array_equal(cols, {"every": nodes, "fine": fine}[relaxed]) for cols in seen)
 
 
@@ -148,7 +149,7 @@ def test_solve_without_a_time_limit_runs_relax_and_fix_too(monkeypatch) -> None:
     monkeypatch.setattr(api, "relax_and_fix", lambda *args: calls.append(args) or relax_and_fix(*args))
     inst = generated("S", 1)
     result = solve(inst, gap=1e-9)
-    assert len(calls) == 1 and calls[0][4].time_limit is None
+    assert len(calls) == 1 and calls[0][3].time_limit is None
     assert result.status == Status.OPTIMAL and result.verified
     assert result.objective == pytest.approx(_optimum(inst), rel=1e-9)
     assert len(calls) == 1  # _optimum's warm_start=False solve did not run it
@@ -198,6 +199,6 @@ def test_when_the_window_has_no_plan_the_free_fixed_solve_finds_one(monkeypatch:
         return lm.with_bounds(cols, np.full(len(cols), 2.0), np.full(len(cols), 1.0))
 
     monkeypatch.setattr(relax_and_fix_module, "near", empty)
-    found = relax_and_fix(m.lm, nodes, nodes, HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
+    found = relax_and_fix(m.lm, NodeCounts(nodes, nodes, nodes[:0]), HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
     assert windows == [len(nodes)]
     assert found.plan is not None and check(inst, extract(m, found.plan).to_dict()) == []

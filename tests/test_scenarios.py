@@ -81,6 +81,7 @@ def test_relax_and_fix_bounds_the_extensive_form():
     every 0/1 decision integer): on the three-scenario instance above (F 81.75) its bound is >= F, its
     plan is a plan of the extensive form (<= F), and solve reports a bound consistent with both."""
     from planner.model.stochastic import build_stochastic
+    from planner.model.sets import NodeCounts
     from planner.relax_and_fix import relax_and_fix
     from planner.solvers import SolveOptions, get_solver
 
@@ -88,7 +89,7 @@ def test_relax_and_fix_bounds_the_extensive_form():
     sm = build_stochastic(inst)
     nodes = sm.node_columns()
     assert len(nodes) and not np.isin(nodes, sm.first_stage).all()  # every scenario's nodes, not only the shared
-    found = relax_and_fix(sm.lm, nodes, nodes, get_solver("highs"), SolveOptions(gap=1e-9))
+    found = relax_and_fix(sm.lm, NodeCounts(nodes, nodes, nodes[:0]), get_solver("highs"), SolveOptions(gap=1e-9))
     assert found.bound >= 81.75 - 1e-6
     assert found.plan is not None and found.plan.objective <= 81.75 + 1e-6
     r = solve(inst, gap=1e-9)

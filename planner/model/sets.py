@@ -22,6 +22,15 @@ USES = ("training", "inference", "lease")
 CELL_KEYS = ["use", "consumer", "g", "s", "t0", "t1"]  # what an allocation cell is, across scenarios too
 
 
+@dataclass(frozen=True)
+class NodeCounts:
+    """A model's node-count columns, and the two subsets relax-and-fix treats apart."""
+
+    all: np.ndarray
+    fine: np.ndarray    # the fleet's smallest nodes': below a gap of 1e-3 the relaxation makes only these continuous
+    single: np.ndarray  # those that hold for one period: with the rest fixed they fall apart into small blocks
+
+
 @dataclass
 class PlanModel:
     """The MILP plus the tables that map its columns back to the plan."""
@@ -54,6 +63,11 @@ class PlanModel:
         moves the least capacity and power (planner.relax_and_fix relaxes only these)."""
         gpus = self.node_gpus[self.alloc["g"].to_numpy()]
         return self.alloc["var"].to_numpy()[gpus <= gpus.min(initial=np.inf)]
+
+    def node_counts(self) -> NodeCounts:
+        """The node-count columns for planner.relax_and_fix (and planner.block_rounding)."""
+        periods = (self.alloc["t1"] - self.alloc["t0"]).to_numpy()
+        return NodeCounts(self.alloc["var"].to_numpy(), self.fine_nodes(), self.alloc["var"].to_numpy()[periods == 1])
 
 
 @dataclass
