@@ -40,7 +40,7 @@ WINDOW = 3  # nodes either side of step 1's value a count may take in its block'
 BLOCK_SECONDS = 1.0  # the most one block's solve may take
 BLOCK_GAP = 0.1  # of the gap, each block's own gap (their losses add up)
 REPAIR = 10  # nodes a spanning count may give up to repair blocks without a plan
-FEASIBLE = 1e-6  # row violation (relative to the row's bound) a rounded plan may have
+FEASIBLE = 1e-6  # violation (of a row: relative to the size of its terms) a rounded plan may have
 
 
 @dataclass
@@ -118,7 +118,8 @@ def round_in_blocks(lm: LinearModel, spanning: np.ndarray, single: np.ndarray, b
 
 def _rounded_up(pieces: _Blocks, cols: np.ndarray, rows: np.ndarray, x: np.ndarray, gap: float) -> np.ndarray | None:
     """The block's counts rounded up, when its rows still hold and that costs at most `gap` of the
-    block's value at `x` (its LP optimum, so no solve of the block could gain more than that)."""
+    block's value at `x` (its LP optimum, so no solve of the block could gain more than that; an
+    infinite `gap`: whatever it costs)."""
     up = x[cols].copy()
     whole = pieces.integer[cols]
     up[whole] = np.ceil(up[whole] - FEASIBLE)
@@ -127,7 +128,7 @@ def _rounded_up(pieces: _Blocks, cols: np.ndarray, rows: np.ndarray, x: np.ndarr
     slack = FEASIBLE * (1.0 + np.abs(activity))
     value = pieces.cost[cols] @ x[cols]
     fits = (up <= pieces.ub[cols]).all() and (activity >= pieces.row_lo[rows] - slack).all() and (activity <= pieces.row_hi[rows] + slack).all()
-    return up if fits and pieces.cost[cols] @ (x[cols] - up) <= gap * abs(value) else None
+    return up if fits and (np.isinf(gap) or pieces.cost[cols] @ (x[cols] - up) <= gap * abs(value)) else None
 
 
 def _solve_block(pieces: _Blocks, cols: np.ndarray, rows: np.ndarray, x: np.ndarray, backend: Solver,

@@ -21,7 +21,8 @@ within 0.097% in 29 s, and 50 scenarios within 0.097% in 145 s (scripts/bench.py
    models: on L seed 6 (3,602 rack columns) at 1e-4 with 60 s, it ended at 6.3e-4 instead of 2.4e-4;
    scenario solves pass every count as `fine` (5 scenarios of M seed 6 at 1e-4: 4.3e-3 after 90 s).
 2. fix: the 0/1 decisions fixed at the relaxation's values, node counts integer again, each first
-   held within WINDOW nodes of its relaxed value (then, if that finds no plan, free). Any plan
+   held within WINDOW nodes of its relaxed value; if that finds no plan or runs out of time, also
+   rounded block by block (planner.block_rounding, XL), and only if neither has a plan, free. Any plan
    found is a plan of the full model (none when those decisions have no integer completion). It
    stops as soon as its plan is within the gap of the relaxation's bound: that plan is proven.
    Why the window: HiGHS's root reduced-cost fixing scans every value of every large integer
@@ -97,6 +98,10 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
     relaxed, bound = _relax(lm, continuous, backend, quiet, RELAX_GAPS[0], options.warm_start, start)
     if relaxed.x is None or options.cancelled:
         return RelaxAndFix(None, bound)
+    if options.progress:  # the fixed solve may take a while (block rounding: 30 s on XL): say where it is
+        shown = "-" if bound is None else f"{bound:.6g}"
+        print(f"[{time.perf_counter() - start:8.1f} s] relax-and-fix: relaxation bound {shown}, fixing its decisions",
+              file=sys.stderr, flush=True)
     plan = _fix(lm, counts, backend, quiet, relaxed, bound, start)
     if (plan is not None and bound is not None and relative_gap(plan.objective, bound) > options.gap
             and relative_gap(plan.objective, relaxed.objective) <= options.gap and not options.cancelled):

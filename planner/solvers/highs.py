@@ -12,7 +12,7 @@ from planner.model.linear import LinearModel
 from planner.solvers.base import SolveOptions, Solver, SolverReport, Status, native_output, run_cancellable, settle
 
 _S = highspy.HighsModelStatus
-SMALL_MIP = 1000  # columns: up to this size a MILP runs without feasibility jump (see solve)
+SMALL_MIP = 300  # columns: up to this size a MILP runs without feasibility jump (see solve)
 _scheduler_threads: list[int | None] = [None]  # the thread count HiGHS's process-wide scheduler was started with
 
 
