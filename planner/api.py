@@ -16,8 +16,8 @@ from planner.greedy import GreedyError, greedy_report
 from planner.instance import Instance, load_instance, revalidated
 from planner.metrics import value_of_information
 from planner.model import PlanModel, build_model
-from planner.model.sets import NodeCounts
 from planner.model.linear import LinearModel
+from planner.model.sets import NodeCounts
 from planner.model.stochastic import build_stochastic
 from planner.options import check_solve_options
 from planner.outcomes import consumer_outcomes
@@ -99,9 +99,9 @@ def _greedy_start(m: PlanModel, options: SolveOptions, budget: Budget, notes: li
 def optimise(lm: LinearModel, counts: NodeCounts, backend: Solver, options: SolveOptions,
              budget: Budget, start: SolverReport | None, relax: bool) -> SolverReport:
     """From `start` (a plan of `lm`, or None): with `relax`, relax-and-fix on the node-count columns
-    `counts` (a better start and a bound); then the MILP
-    from the best start, then polish, each within what is left of the budget. The best plan found
-    on the way, with the tightest bound proven on the way."""
+    `counts` (a better start and a bound); then the MILP from the best start, then polish, each
+    within what is left of the budget. The best plan found on the way, with the tightest bound
+    proven on the way."""
     bound = None
     if relax and backend.accepts_start and not budget.exhausted:
         found = relax_and_fix(lm, counts, backend, budget.options(replace(options, warm_start=None if start is None else start.x)))
