@@ -29,6 +29,13 @@ within 0.097% in 29 s, and 50 scenarios within 0.097% in 145 s (scripts/bench.py
    domain after each LP (89% of a fixed solve's time in a py-spy profile of generated M seed 3,
    whose node counts range over hundreds to thousands); on M seeds 1-5 the windowed solve took
    0.2-0.4 s instead of 2-13 s, for plans 0.8e-4 to 4.2e-4 below the bound against 1.0e-4 to 4.1e-4.
+   Why its own gap is a tenth of the gap, and its time at most the relaxation's plus a second:
+   solved to the gap itself, it stopped `optimal` within its window with a plan below the target on
+   M mixed 7, lessor 7 and inference 12 (whose full MILP then took 6-10 s more); to a tenth it
+   reached the target in under a second there. Where the window has no such plan (M inference 7,
+   10, 15), a shorter budget hands over sooner: 11 slow M fleets took 75-77 s in all with half the
+   relaxation's time, 79-81 s with once, 83-85 s with twice (two runs each); but L seeds 6, 7, 10
+   took 14.3-14.7 s with once, and with half, seeds 6 and 10 took 19.4 and 19.6 s of their 20.
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ from planner.solvers import SolveOptions, Solver, SolverReport, Status, relative
 
 RELAX_SHARE = 0.3  # of the time left, the most the relaxation may take
 FIX_SHARE = 0.25  # of the time left, the most the fixed solve may take...
-FIX_PER_RELAX = 2.0  # ...and at most this many times what the relaxation took, plus a second
+FIX_PER_RELAX = 1.0  # ...and at most this many times what the relaxation took, plus a second
+FIX_GAP = 0.1  # of the gap, the fixed solve's own gap: it stops at the target first (module docstring)
 RELAX_GAPS = (0.5, 0.25)  # the relaxation is solved to these shares of the gap: its bound must leave room for the plan
 RELAX_GAP_FLOOR = 1e-4  # ...of at least this gap, racks integer or not (with them, a gap of 0 would make it as hard as the model)
 RACKS_BELOW_GAP = 1e-3  # below this gap the relaxation keeps the big nodes (racks) integer...
@@ -89,7 +97,8 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
     to its gap and the fix gets FIX_PER_RELAX times its time);
     `options.warm_start` (a plan of `lm`) also starts the relaxation. The relaxation is solved
     loosely first; only when the plan could still be proven by a tighter bound (it is within the
-    gap of the relaxation's own incumbent) is it solved again, tighter."""
+    gap of the relaxation's own incumbent) is it solved again, tighter, for at most as long as the first
+    took (M inference 12: 14.6 s more for no better bound)."""
     start = time.perf_counter()
     quiet = replace(options, progress=False)
     nodes = counts.all
@@ -105,7 +114,7 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
     plan = _fix(lm, counts, backend, quiet, relaxed, bound, start)
     if (plan is not None and bound is not None and relative_gap(plan.objective, bound) > options.gap
             and relative_gap(plan.objective, relaxed.objective) <= options.gap and not options.cancelled):
-        _, tighter = _relax(lm, continuous, backend, quiet, RELAX_GAPS[1], relaxed.x, start)
+        _, tighter = _relax(lm, continuous, backend, quiet, RELAX_GAPS[1], relaxed.x, start, most=relaxed.seconds)
         bound = bound if tighter is None else min(bound, tighter)
     if options.progress:
         found = "no plan" if plan is None else f"a plan worth {plan.objective:.6g}"
@@ -120,13 +129,16 @@ def _left(options: SolveOptions, start: float) -> float | None:
 
 
 def _relax(lm: LinearModel, continuous: np.ndarray, backend: Solver, options: SolveOptions, share: float,
-           warm_start: np.ndarray | None, start: float) -> tuple[SolverReport, float | None]:
+           warm_start: np.ndarray | None, start: float, most: float | None = None) -> tuple[SolverReport, float | None]:
     """The relaxation (`continuous` made so) solved to `share` of the gap within RELAX_SHARE of the time
-    left, and its proven bound (None when it has none)."""
+    left and at most `most` seconds, and its proven bound (None when it has none)."""
     left = _left(options, start)
+    limit = None if left is None else RELAX_SHARE * left
+    if most is not None:
+        limit = most if limit is None else min(limit, most)
     gap = share * max(options.gap, RELAX_GAP_FLOOR)
     relaxed = backend.solve(lm.relaxed(continuous), replace(options, gap=gap, warm_start=warm_start,
-                                                       time_limit=None if left is None else RELAX_SHARE * left))
+                                                       time_limit=limit))
     proven = relaxed.status.has_solution and relaxed.best_bound is not None and np.isfinite(relaxed.best_bound)
     return relaxed, relaxed.best_bound if proven else None  # a search cut short before its root LP has no bound yet
 
@@ -142,14 +154,15 @@ def _fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options: SolveOpt
     budget = FIX_PER_RELAX * relaxed.seconds + 1.0
     if options.time_limit is not None:
         budget = min(FIX_SHARE * options.time_limit, budget, _left(options, start))
-    fix = replace(options, time_limit=budget, warm_start=None, target=None if bound is None else proving(bound, options.gap))
+    fix = replace(options, gap=FIX_GAP * options.gap, time_limit=budget, warm_start=None,
+                  target=None if bound is None else proving(bound, options.gap))
     solved = backend.solve(near(fixed, nodes, relaxed.x[nodes]), fix)
     reached = solved.status == Status.OPTIMAL or (solved.status.has_solution and fix.target is not None
                                                   and solved.objective >= fix.target)
     if not reached and len(counts.single) and not options.cancelled:  # no plan, or stopped by its time limit
         left = _left(options, start)
         blocks = round_in_blocks(fixed, np.setdiff1d(nodes, counts.single), counts.single, backend,
-                                 replace(fix, time_limit=None if left is None else BLOCKS_SHARE * left))
+                                 replace(fix, gap=options.gap, time_limit=None if left is None else BLOCKS_SHARE * left))
         if blocks is not None and (not solved.status.has_solution or blocks.objective > solved.objective):
             solved = blocks
     if not solved.status.has_solution and not options.cancelled:

@@ -202,3 +202,35 @@ def test_when_the_window_has_no_plan_the_free_fixed_solve_finds_one(monkeypatch:
     found = relax_and_fix(m.lm, NodeCounts(nodes, nodes, nodes[:0]), HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
     assert windows == [len(nodes)]
     assert found.plan is not None and check(inst, extract(m, found.plan).to_dict()) == []
+
+
+class _Scripted(HighsSolver):
+    """Returns the given reports in turn and records each call's options: relax-and-fix's budgets, gaps
+    and targets are checked without depending on how fast HiGHS is."""
+
+    def __init__(self, reports: list[SolverReport]) -> None:
+        self.reports, self.calls = list(reports), []
+
+    def solve(self, lm, options: SolveOptions) -> SolverReport:
+        self.calls.append(options)
+        return self.reports.pop(0)
+
+
+def test_the_fixed_solve_aims_at_the_target_and_the_tighter_relaxation_is_capped() -> None:
+    """The fixed solve runs to a tenth of the gap (it stops at the target, the least objective the bound
+    proves) for at most FIX_PER_RELAX times the relaxation's time plus a second; a plan within the gap
+    of the relaxation's own plan but not of its bound gets a tighter relaxation, for at most as long as
+    the first took (README, How it works: M inference 12 spent 14.6 s there for no better bound)."""
+    m = build_model(generated("S", 1))
+    nodes = m.alloc["var"].to_numpy()
+    x = np.zeros(m.lm.n_vars)
+    relaxed = SolverReport("highs", Status.OPTIMAL, x, 100.0, 100.02, seconds=4.0)
+    fixed = SolverReport("highs", Status.FEASIBLE, x, 99.991, 100.0)  # 0.9e-4 below 100.0, 2.9e-4 below the bound
+    tighter = SolverReport("highs", Status.OPTIMAL, x, 100.0, 100.015, seconds=4.0)
+    backend = _Scripted([relaxed, fixed, tighter])
+    found = relax_and_fix(m.lm, NodeCounts(nodes, nodes, nodes[:0]), backend, SolveOptions(gap=1e-4, time_limit=600.0))
+    relax, fix, again = backend.calls
+    assert fix.gap == pytest.approx(relax_and_fix_module.FIX_GAP * 1e-4) and fix.target == pytest.approx(proving(100.02, 1e-4))
+    assert fix.time_limit == pytest.approx(relax_and_fix_module.FIX_PER_RELAX * 4.0 + 1.0)
+    assert again.gap < relax.gap and again.time_limit == pytest.approx(4.0)
+    assert found.bound == pytest.approx(100.015) and found.plan.objective == pytest.approx(99.991)
