@@ -28,10 +28,12 @@ out of time).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from planner.model.linear import LinearModel
 from planner.solvers import SolveOptions, Solver, SolverReport, Status
@@ -45,7 +47,8 @@ FEASIBLE = 1e-6  # violation (of a row: relative to the size of its terms) a rou
 
 @dataclass
 class _Blocks:
-    """The fixed model's pieces that every block's sub-model is cut from (assembled once)."""
+    """The fixed model's pieces that every block's sub-model is cut from, and the final check reads
+    (assembled once; the model's own bounds: the repair may move spanning counts)."""
 
     matrix: sp.csr_matrix
     lb: np.ndarray
@@ -54,6 +57,10 @@ class _Blocks:
     row_hi: np.ndarray
     integer: np.ndarray
     cost: np.ndarray
+
+    @classmethod
+    def of(cls, lm: LinearModel) -> _Blocks:
+        return cls(lm.matrix(), *lm.bounds(), *lm.row_bounds(), lm.integrality(), lm.objective())
 
     def model(self, cols: np.ndarray, rows: np.ndarray, x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> LinearModel:
         """`cols` and `rows` alone (bounds `lower`, `upper`), every other column held at its value in `x`."""
@@ -86,16 +93,14 @@ def round_in_blocks(lm: LinearModel, spanning: np.ndarray, single: np.ndarray, b
         return None
     x = span.x.copy()
     x[spanning] = np.round(x[spanning])
-    held = lm.with_fixed(spanning, x[spanning])
-    lb, ub = held.bounds()
-    free = np.flatnonzero(lb < ub)
-    col_block, row_block = held.blocks(free)
-    integer = held.integrality()
-    pieces = _Blocks(held.matrix(), lb, ub, *held.row_bounds(), integer, held.objective())
-    fractional = integer[free] & (np.abs(x[free] - np.round(x[free])) > FEASIBLE)
+    pieces = _Blocks.of(lm)
+    free = np.setdiff1d(np.flatnonzero(pieces.lb < pieces.ub), spanning)
+    col_block, row_block = connected_blocks(pieces.matrix, free)
+    cols_of, rows_of = _grouped(col_block), _grouped(row_block)
+    fractional = pieces.integer[free] & (np.abs(x[free] - np.round(x[free])) > FEASIBLE)
     unsolved = []
     for block in np.unique(col_block[fractional]):
-        cols, rows = free[col_block == block], np.flatnonzero(row_block == block)
+        cols, rows = free[cols_of(block)], rows_of(block)
         out_of_time = left().time_limit == 0.0  # then any rounding up that holds, else the repair
         solved = _rounded_up(pieces, cols, rows, x, np.inf if out_of_time else BLOCK_GAP * options.gap)
         if solved is None and not out_of_time:
@@ -107,13 +112,32 @@ def round_in_blocks(lm: LinearModel, spanning: np.ndarray, single: np.ndarray, b
         if options.cancelled:
             return None
     if unsolved:
-        x = _repair(pieces, spanning, lm.bounds()[0], np.concatenate(unsolved), x, backend, left())
+        x = _repair(pieces, spanning, np.concatenate(unsolved), x, backend, left())
     if x is None:
         return None
-    x[integer] = np.round(x[integer])
-    if not _feasible(lm, x):
+    x[pieces.integer] = np.round(x[pieces.integer])
+    if not _feasible(pieces, x):
         return None
-    return SolverReport(backend.name, Status.FEASIBLE, x, float(lm.objective() @ x), seconds=time.perf_counter() - start)
+    return SolverReport(backend.name, Status.FEASIBLE, x, float(pieces.cost @ x), seconds=time.perf_counter() - start)
+
+
+def connected_blocks(a: sp.csr_matrix, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The connected blocks of `cols` in the matrix `a` (two columns are linked when a row holds both):
+    a block label for each of `cols`, and one for each row (-1 for a row that holds none of them)."""
+    part = a[:, cols].tocsr()
+    part.data[:] = 1.0
+    graph = sp.bmat([[None, part], [part.T, None]]).tocsr()
+    _, label = connected_components(graph, directed=False)
+    rows = label[:a.shape[0]].copy()
+    rows[np.diff(part.indptr) == 0] = -1
+    return label[a.shape[0]:], rows
+
+
+def _grouped(labels: np.ndarray) -> Callable[[int], np.ndarray]:
+    """A function from a label to the positions that carry it (in order): one sort, not a scan per label."""
+    order = np.argsort(labels, kind="stable")
+    ranked = labels[order]
+    return lambda label: order[np.searchsorted(ranked, label, "left"):np.searchsorted(ranked, label, "right")]
 
 
 def _rounded_up(pieces: _Blocks, cols: np.ndarray, rows: np.ndarray, x: np.ndarray, gap: float) -> np.ndarray | None:
@@ -144,17 +168,17 @@ def _solve_block(pieces: _Blocks, cols: np.ndarray, rows: np.ndarray, x: np.ndar
     return report.x if report.status.has_solution else None
 
 
-def _repair(pieces: _Blocks, spanning: np.ndarray, lb: np.ndarray, unsolved: np.ndarray, x: np.ndarray,
-            backend: Solver, options: SolveOptions) -> np.ndarray | None:
-    """`x` with the `unsolved` columns solved again, in bounds `lb` to the model's upper bounds, and the
-    spanning counts free to shrink by up to REPAIR nodes (down to `lb`), with the continuous columns
+def _repair(pieces: _Blocks, spanning: np.ndarray, unsolved: np.ndarray, x: np.ndarray, backend: Solver,
+            options: SolveOptions) -> np.ndarray | None:
+    """`x` with the `unsolved` columns solved again within the model's bounds, and the spanning counts
+    free to shrink by up to REPAIR nodes (not below their lower bounds), with the continuous columns
     that share a row with them; every other column held."""
     moved = np.r_[unsolved, spanning]
     touched = np.unique(pieces.matrix[:, moved].tocoo().row)
     linked = np.unique(pieces.matrix[touched].indices)
     cols = np.union1d(moved, linked[~pieces.integer[linked]])
     rows = np.unique(pieces.matrix[:, cols].tocoo().row)
-    lower, upper = lb[cols], pieces.ub[cols].copy()
+    lower, upper = pieces.lb[cols].copy(), pieces.ub[cols].copy()
     shrink = np.isin(cols, spanning)
     lower[shrink] = np.maximum(lower[shrink], x[cols[shrink]] - REPAIR)
     upper[shrink] = x[cols[shrink]]
@@ -166,15 +190,12 @@ def _repair(pieces: _Blocks, spanning: np.ndarray, lb: np.ndarray, unsolved: np.
     return x
 
 
-def _feasible(lm: LinearModel, x: np.ndarray) -> bool:
-    """Every row and bound of `lm` holds at `x` (rows relative to the size of their terms), integers
+def _feasible(pieces: _Blocks, x: np.ndarray) -> bool:
+    """Every row and bound of the model holds at `x` (rows relative to the size of their terms), integers
     integral: a check, not a proof (the caller polishes the continuous columns and verifies)."""
-    lo, hi = lm.row_bounds()
-    lb, ub = lm.bounds()
-    a = lm.matrix()
-    ax = a @ x
-    slack = FEASIBLE * (1.0 + abs(a) @ np.abs(x))
-    integer = lm.integrality()
-    return bool((lo - ax <= slack).all() and (ax - hi <= slack).all()
-                and (x >= lb - FEASIBLE).all() and (x <= ub + FEASIBLE).all()
-                and (np.abs(x[integer] - np.round(x[integer])) <= FEASIBLE).all())
+    ax = pieces.matrix @ x
+    slack = FEASIBLE * (1.0 + abs(pieces.matrix) @ np.abs(x))
+    whole = x[pieces.integer]
+    return bool((pieces.row_lo - ax <= slack).all() and (ax - pieces.row_hi <= slack).all()
+                and (x >= pieces.lb - FEASIBLE).all() and (x <= pieces.ub + FEASIBLE).all()
+                and (np.abs(whole - np.round(whole)) <= FEASIBLE).all())

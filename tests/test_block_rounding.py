@@ -26,7 +26,7 @@ def test_blocks_are_the_chosen_columns_that_share_a_row() -> None:
     lm.add_constraints("links_0_1", [0, 0], [0, 1], [1.0, 1.0], -INF, 5.0)
     lm.add_constraints("links_2_3", [0, 0], [2, 3], [1.0, 1.0], -INF, 5.0)  # 3 is not chosen: 2 stays alone
     lm.add_constraints("only_3", [0], [3], [1.0], -INF, 5.0)
-    cols, rows = lm.blocks(np.array([0, 1, 2]))
+    cols, rows = block_rounding.connected_blocks(lm.matrix(), np.array([0, 1, 2]))
     assert cols[0] == cols[1] != cols[2]
     assert rows[0] == cols[0] and rows[1] == cols[2] and rows[2] == -1
 

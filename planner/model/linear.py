@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 INF = np.inf
 
@@ -155,17 +154,6 @@ class LinearModel:
         integer = self.integrality()
         integer[slice(None) if cols is None else cols] = False
         return replace(self.copy(), integer=[integer])
-
-    def blocks(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The connected blocks of `cols` (two columns are linked when a row holds both): a block label
-        for each of `cols`, and one for each row (-1 for a row that holds none of them)."""
-        a = self.matrix()[:, cols].tocsr()
-        a.data[:] = 1.0
-        graph = sp.bmat([[None, a], [a.T, None]]).tocsr()
-        _, label = connected_components(graph, directed=False)
-        rows = label[:self.n_rows].copy()
-        rows[np.diff(a.indptr) == 0] = -1
-        return label[self.n_rows:], rows
 
     def row_family(self, row: int) -> Family:
         for fam in self.row_families:
