@@ -23,6 +23,9 @@ block is a small MILP solved to its own gap. Measured on XL seed 2, from its rel
 The plan: 0.103% below that relaxation's bound. End to end at 120 s and a gap of 0.1%, XL seed 2 was
 proven within 0.065% in 106 s, seed 6 within 0.049% in 104 s (1.9% before: its window's solve ran
 out of time).
+
+On M fleets, whose relaxation keeps the 72-GPU racks integer below a gap of 1e-3, only the smallest
+nodes' single-period counts are rounded here (planner.relax_and_fix passes the racks as spanning).
 """
 
 from __future__ import annotations

@@ -78,6 +78,27 @@ def test_relax_and_fix_rounds_in_blocks_when_the_window_has_no_plan(monkeypatch:
     monkeypatch.setattr(relax_and_fix_module, "near", lambda lm, cols, relaxed: lm.with_bounds(
         cols, np.full(len(cols), 2.0), np.full(len(cols), 1.0)))  # crossed bounds: no plan in the window
     monkeypatch.setattr(relax_and_fix_module, "round_in_blocks", lambda *args: calls.append(args) or original(*args))
-    found = relax_and_fix(m.lm, m.node_counts(), HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
+    # at a gap of 1e-3 every count is continuous in the relaxation, so the window goes first
+    found = relax_and_fix(m.lm, m.node_counts(), HighsSolver(), SolveOptions(gap=1e-3, time_limit=60.0))
     assert len(calls) == 1
+    assert found.plan is not None and check(inst, extract(m, found.plan).to_dict()) == []
+
+
+def test_where_the_relaxation_kept_racks_integer_blocks_go_first_with_the_smallest_nodes_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below a gap of 1e-3 the relaxation keeps the racks integer: block rounding then rounds only the
+    smallest nodes' single-period counts (racks join the spanning counts), before any window."""
+    inst = generated("S", 1)
+    m = build_model(inst)
+    counts = m.node_counts()
+    ways = []
+    rounding, window = block_rounding.round_in_blocks, relax_and_fix_module.near
+    monkeypatch.setattr(relax_and_fix_module, "near", lambda *args: ways.append("window") or window(*args))
+    monkeypatch.setattr(relax_and_fix_module, "round_in_blocks", lambda *args: ways.append(args) or rounding(*args))
+    found = relax_and_fix(m.lm, counts, HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
+    _, spanning, single, _, _ = ways[0]
+    assert np.array_equal(single, np.intersect1d(counts.single, counts.fine))
+    assert 0 < len(single) < len(counts.single)  # S seed 1 has single-period racks: they are held, not rounded
+    assert np.array_equal(np.union1d(spanning, single), counts.all)
+    assert ways[1:] in ([], ["window"])  # the window only when the blocks' plan is short of the target
     assert found.plan is not None and check(inst, extract(m, found.plan).to_dict()) == []
