@@ -166,8 +166,12 @@ def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: S
                   target=None if bound is None else proving(bound, options.gap))
     single = np.intersect1d(counts.single, continuous)
 
+    def within_budget() -> SolveOptions:  # after block rounding, less than the budget may be left
+        left = _left(options, start)
+        return replace(fix, time_limit=budget if left is None else min(budget, left))
+
     def in_window() -> SolverReport:
-        return backend.solve(near(fixed, nodes, relaxed.x[nodes]), fix)
+        return backend.solve(near(fixed, nodes, relaxed.x[nodes]), within_budget())
 
     def in_blocks() -> SolverReport | None:
         left = _left(options, start)
@@ -185,8 +189,7 @@ def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: S
         if found is not None and found.status.has_solution and (solved is None or found.objective > solved.objective):
             solved = found
     if solved is None and not options.cancelled:
-        left = _left(options, start)
-        solved = backend.solve(fixed, replace(fix, time_limit=budget if left is None else min(budget, left)))
+        solved = backend.solve(fixed, within_budget())
     # the fixed solve's own bound holds for the fixed decisions only, not for the full model
     return replace(solved, status=Status.FEASIBLE, best_bound=None, mip_gap=None) if solved is not None and solved.status.has_solution else None
 

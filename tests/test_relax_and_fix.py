@@ -236,3 +236,23 @@ def test_the_fixed_solve_aims_at_the_target_and_the_tighter_relaxation_is_capped
     assert fix.time_limit == pytest.approx(relax_and_fix_module.FIX_PER_RELAX * 4.0 + 1.0)
     assert again.gap < relax.gap and again.time_limit == pytest.approx(4.0)
     assert found.bound == pytest.approx(100.015) and found.plan.objective == pytest.approx(99.991)
+
+
+def test_the_window_after_block_rounding_gets_no_more_than_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixed solve's budget is set before block rounding runs; after it (racks integer: blocks go
+    first), the window gets the budget or what is left of the limit, whichever is less."""
+    clock = [0.0]
+    monkeypatch.setattr(relax_and_fix_module, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: clock[0])}))
+
+    def slow_blocks(*args):
+        clock[0] += 9.8  # of the 10 s limit
+        return None
+
+    monkeypatch.setattr(relax_and_fix_module, "round_in_blocks", slow_blocks)
+    m = build_model(generated("S", 1))
+    x = np.zeros(m.lm.n_vars)
+    backend = _Scripted([SolverReport("highs", Status.OPTIMAL, x, 100.0, 100.02, seconds=4.0),
+                         SolverReport("highs", Status.FEASIBLE, x, 99.0, 100.0)])
+    relax_and_fix(m.lm, m.node_counts(), backend, SolveOptions(gap=1e-9, time_limit=10.0))
+    relax, window = backend.calls
+    assert window.time_limit == pytest.approx(0.2)  # the budget was min(25% of 10 s, 4 s + 1 s) = 2.5 s
