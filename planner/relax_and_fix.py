@@ -175,8 +175,10 @@ def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: S
 
     def in_blocks() -> SolverReport | None:
         left = _left(options, start)
+        # a heuristic: at a gap below RELAX_GAP_FLOOR its first MILP (racks integer) could take as long as the model
         return round_in_blocks(fixed, np.setdiff1d(nodes, single), single, backend,
-                               replace(fix, gap=options.gap, time_limit=None if left is None else BLOCKS_SHARE * left))
+                               replace(fix, gap=max(options.gap, RELAX_GAP_FLOOR),
+                                       time_limit=None if left is None else BLOCKS_SHARE * left))
 
     ways = [in_window, in_blocks] if len(single) else [in_window]
     if len(single) and len(continuous) < len(nodes):

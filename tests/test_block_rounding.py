@@ -96,8 +96,9 @@ def test_where_the_relaxation_kept_racks_integer_blocks_go_first_with_the_smalle
     monkeypatch.setattr(relax_and_fix_module, "near", lambda *args: ways.append("window") or window(*args))
     monkeypatch.setattr(relax_and_fix_module, "round_in_blocks", lambda *args: ways.append(args) or rounding(*args))
     found = relax_and_fix(m.lm, counts, HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
-    _, spanning, single, _, _ = ways[0]
+    _, spanning, single, _, options = ways[0]
     assert np.array_equal(single, np.intersect1d(counts.single, counts.fine))
+    assert options.gap == relax_and_fix_module.RELAX_GAP_FLOOR  # not 1e-9: its racks-integer MILP would be the model's
     assert 0 < len(single) < len(counts.single)  # S seed 1 has single-period racks: they are held, not rounded
     assert np.array_equal(np.union1d(spanning, single), counts.all)
     assert ways[1:] in ([], ["window"])  # the window only when the blocks' plan is short of the target
