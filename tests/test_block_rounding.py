@@ -3,6 +3,9 @@ and every plan it returns passes the independent checker and is worth no more th
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from generated import generated
@@ -95,11 +98,14 @@ def test_where_the_relaxation_kept_racks_integer_blocks_go_first_with_the_smalle
     rounding, window = block_rounding.round_in_blocks, relax_and_fix_module.near
     monkeypatch.setattr(relax_and_fix_module, "near", lambda *args: ways.append("window") or window(*args))
     monkeypatch.setattr(relax_and_fix_module, "round_in_blocks", lambda *args: ways.append(args) or rounding(*args))
-    found = relax_and_fix(m.lm, counts, HighsSolver(), SolveOptions(gap=1e-9, time_limit=60.0))
+    options = SolveOptions(gap=1e-9, time_limit=60.0)
+    relaxed = HighsSolver().solve(m.lm.relaxed(counts.fine), replace(options, gap=1e-4))
+    plan = relax_and_fix_module._fix(m.lm, counts, counts.fine, HighsSolver(), options, relaxed, relaxed.best_bound,
+                                     time.perf_counter())
     _, spanning, single, _, options = ways[0]
     assert np.array_equal(single, np.intersect1d(counts.single, counts.fine))
     assert options.gap == relax_and_fix_module.RELAX_GAP_FLOOR  # not 1e-9: its racks-integer MILP would be the model's
     assert 0 < len(single) < len(counts.single)  # S seed 1 has single-period racks: they are held, not rounded
     assert np.array_equal(np.union1d(spanning, single), counts.all)
     assert ways[1:] in ([], ["window"])  # the window only when the blocks' plan is short of the target
-    assert found.plan is not None and check(inst, extract(m, found.plan).to_dict()) == []
+    assert plan is not None and check(inst, extract(m, plan).to_dict()) == []
