@@ -195,7 +195,8 @@ def test_first_interrupt_reports_the_best_plan_found_and_exits_130(tmp_path: Pat
     doc = json.loads(out)
     incumbents = [float(m) for m in re.findall(r"incumbent (\S+)", "".join(lines) + err) if m != "-"]
     assert doc["status"] == "feasible" and doc["best_bound"] >= doc["objective"]
-    assert doc["objective"] >= max(incumbents) * (1 - 1e-6)  # never a worse plan than one already found
+    # never a worse plan than one already found (the progress lines print 6 significant digits: up to 5e-6 off)
+    assert doc["objective"] >= max(incumbents) * (1 - 1e-5)
     assert any(w.startswith("interrupted") for w in doc["warnings"])
     assert "interrupted" in err
 
