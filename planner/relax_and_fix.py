@@ -20,6 +20,15 @@ within 0.097% in 29 s, and 50 scenarios within 0.097% in 145 s (scripts/bench.py
    seed 10 ended at 0.13% after 60 s; XL seed 6 at 120 s 1.9% instead of 0.74%). Why not on larger
    models: on L seed 6 (3,602 rack columns) at 1e-4 with 60 s, it ended at 6.3e-4 instead of 2.4e-4;
    scenario solves pass every count as `fine` (5 scenarios of M seed 6 at 1e-4: 4.3e-3 after 90 s).
+   Where the racks stay integer, the relaxation is started from a plan: the relaxation with every
+   count continuous, fixed as on L and XL (1-3 s on M). Its own search for plans was the slow part:
+   on fresh M training 23 its bound was final at 4.1 s but it ran its whole 18 s to reach half the
+   gap; started from that plan, 7.2 s (inference 12: 4.0 s instead of 10.0 s). End to end, M seeds
+   21-25 took 4.3 s instead of 18.9 s (training 23), 6.7 s proven instead of 60 s unproven at 4.0e-4
+   (inference 23), 4.6 s instead of 12.5 s (training 24); fresh seeds 26-30: 19 of 20 within 10 s
+   instead of 18 (training 30 8.0 s instead of 14.8 s; inference 30 unproven at 60 s either way). It
+   costs a second or two where the relaxation was quick: medians 3.34 s instead of 2.53 s (seeds
+   26-30), 4.20 s instead of 3.02 s (seeds 6-10, where training 6 and inference 10 took 9.99 s and 9.71 s).
 2. fix: the 0/1 decisions fixed at the relaxation's values, node counts integer again, each first
    held within WINDOW nodes of its relaxed value; if that finds no plan or runs out of time, also
    rounded block by block (planner.block_rounding, XL), and only if neither has a plan, free. Any plan
@@ -35,15 +44,6 @@ within 0.097% in 29 s, and 50 scenarios within 0.097% in 145 s (scripts/bench.py
    domain after each LP (89% of a fixed solve's time in a py-spy profile of generated M seed 3,
    whose node counts range over hundreds to thousands); on M seeds 1-5 the windowed solve took
    0.2-0.4 s instead of 2-13 s, for plans 0.8e-4 to 4.2e-4 below the bound against 1.0e-4 to 4.1e-4.
-   Where the racks stay integer, the relaxation is started from a plan: the relaxation with every
-   count continuous, fixed as on L and XL (1-3 s on M). Its own search for plans was the slow part:
-   on fresh M training 23 its bound was final at 4.1 s but it ran its whole 18 s to reach half the
-   gap; started from that plan, 7.2 s (inference 12: 4.0 s instead of 10.0 s). End to end, M seeds
-   21-25 took 4.3 s instead of 18.9 s (training 23), 6.7 s proven instead of 60 s unproven at 4.0e-4
-   (inference 23), 4.6 s instead of 12.5 s (training 24); fresh seeds 26-30: 19 of 20 within 10 s
-   instead of 18 (training 30 8.0 s instead of 14.8 s; inference 30 unproven at 60 s either way). It
-   costs a second or two where the relaxation was quick: medians 3.34 s instead of 2.53 s (seeds
-   26-30), 4.20 s instead of 3.02 s (seeds 6-10, where training 6 and inference 10 took 9.99 s and 9.71 s).
    Why its own gap is a tenth of the gap, and its time at most the relaxation's plus a second:
    solved to the gap itself, it stopped `optimal` within its window with a plan below the target on
    M mixed 7, lessor 7 and inference 12 (whose full MILP then took 6-10 s more); to a tenth it
@@ -119,9 +119,10 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
     nodes = counts.all
     racks = options.gap < RACKS_BELOW_GAP and 0 < len(nodes) - len(counts.fine) <= RACKS_AT_MOST
     continuous = counts.fine if racks else nodes
-    first = _first_plan(lm, counts, backend, quiet, start) if racks else None
+    first, loose_bound = _first_plan(lm, counts, backend, quiet, start) if racks else (None, None)
     warm_start = options.warm_start if first is None else first.x
     relaxed, bound = _relax(lm, continuous, backend, quiet, RELAX_GAPS[0], warm_start, start)
+    bound = _tighter(bound, loose_bound)  # the racks-integer relaxation may end before its root LP
     if relaxed.x is None or options.cancelled or (first is not None and bound is not None
                                                   and relative_gap(first.objective, bound) <= options.gap):
         return RelaxAndFix(first, bound)
@@ -135,7 +136,7 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
     if (plan is not None and bound is not None and relative_gap(plan.objective, bound) > options.gap
             and relative_gap(plan.objective, relaxed.objective) <= options.gap and not options.cancelled):
         _, tighter = _relax(lm, continuous, backend, quiet, RELAX_GAPS[1], relaxed.x, start, most=relaxed.seconds)
-        bound = bound if tighter is None else min(bound, tighter)
+        bound = _tighter(bound, tighter)
     if options.progress:
         found = "no plan" if plan is None else f"a plan worth {plan.objective:.6g}"
         shown = "-" if bound is None else f"{bound:.6g}"
@@ -144,14 +145,19 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
 
 
 def _first_plan(lm: LinearModel, counts: NodeCounts, backend: Solver, options: SolveOptions,
-                start: float) -> SolverReport | None:
+                start: float) -> tuple[SolverReport | None, float | None]:
     """A plan from the relaxation with every count continuous, racks too (fast), fixed as on L and XL:
     the start of the racks-integer relaxation, whose own search for plans was its slow part (module
-    docstring)."""
+    docstring); and that relaxation's bound, weaker but valid."""
     loose, bound = _relax(lm, counts.all, backend, options, RELAX_GAPS[0], options.warm_start, start)
     if loose.x is None or options.cancelled:
-        return None
-    return _fix(lm, counts, counts.all, backend, options, loose, bound, start)
+        return None, bound
+    return _fix(lm, counts, counts.all, backend, options, loose, bound, start), bound
+
+
+def _tighter(bound: float | None, other: float | None) -> float | None:
+    """The smaller of two proven upper bounds, either of which may be missing."""
+    return other if bound is None else bound if other is None else min(bound, other)
 
 
 def _left(options: SolveOptions, start: float) -> float | None:

@@ -241,6 +241,23 @@ def test_the_fixed_solve_aims_at_the_target_and_the_tighter_relaxation_is_capped
     assert found.bound == pytest.approx(100.015) and found.plan.objective == pytest.approx(99.991)
 
 
+def test_the_all_continuous_relaxations_bound_is_kept_when_the_racks_integer_one_has_none(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the racks stay integer, the first relaxation (every count continuous) has a valid bound too:
+    when the racks-integer relaxation ends before its root LP (no bound), that bound is still reported;
+    when both have one, the smaller."""
+    m = build_model(generated("S", 1))
+    x = np.zeros(m.lm.n_vars)
+    plan = SolverReport("highs", Status.FEASIBLE, x, 99.0)
+    monkeypatch.setattr(relax_and_fix_module, "_fix", lambda *args: plan)
+    loose = SolverReport("highs", Status.OPTIMAL, x, 100.0, 100.05, seconds=1.0)
+    for racks_integer, bound in [(SolverReport("highs", Status.FEASIBLE, x, 99.5, None, seconds=3.0), 100.05),
+                                 (SolverReport("highs", Status.OPTIMAL, x, 99.5, 100.01, seconds=3.0), 100.01)]:
+        backend = _Scripted([loose, racks_integer, SolverReport("highs", Status.NO_SOLUTION, seconds=3.0)])
+        found = relax_and_fix(m.lm, m.node_counts(), backend, SolveOptions(gap=1e-4, time_limit=60.0))
+        assert found.bound == pytest.approx(bound) and found.plan is plan
+
+
 def test_the_window_after_block_rounding_gets_no_more_than_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fixed solve's budget is set before block rounding runs; after it (racks integer: blocks go
     first), the window gets the budget or what is left of the limit, whichever is less."""
