@@ -21,7 +21,11 @@ within 0.097% in 29 s, and 50 scenarios within 0.097% in 145 s (scripts/bench.py
    models: on L seed 6 (3,602 rack columns) at 1e-4 with 60 s, it ended at 6.3e-4 instead of 2.4e-4;
    scenario solves pass every count as `fine` (5 scenarios of M seed 6 at 1e-4: 4.3e-3 after 90 s).
    Where the racks stay integer, the relaxation is started from a plan: the relaxation with every
-   count continuous, fixed as on L and XL (1-3 s on M). Its own search for plans was the slow part:
+   count continuous, rounded block by block as on L and XL (1-2 s on M), without the window: that
+   plan is a start, and the window ran its whole budget there for a worse one (M inference 12: 2.4 s;
+   11 slow M fleets 50.3 s in all instead of 68.4 s, inference 12 8.1 s instead of 10.9 s, inference
+   10 5.5 s instead of 9.7 s; M seeds 21-25 20 of 20 within 10 s instead of 19; 26-30 median 2.84 s
+   instead of 3.24 s). Its own search for plans was the slow part:
    on fresh M training 23 its bound was final at 4.1 s but it ran its whole 18 s to reach half the
    gap; started from that plan, 7.2 s (inference 12: 4.0 s instead of 10.0 s). End to end, M seeds
    21-25 took 4.3 s instead of 18.9 s (training 23), 6.7 s proven instead of 60 s unproven at 4.0e-4
@@ -146,13 +150,13 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
 
 def _first_plan(lm: LinearModel, counts: NodeCounts, backend: Solver, options: SolveOptions,
                 start: float) -> tuple[SolverReport | None, float | None]:
-    """A plan from the relaxation with every count continuous, racks too (fast), fixed as on L and XL:
-    the start of the racks-integer relaxation, whose own search for plans was its slow part (module
-    docstring); and that relaxation's bound, weaker but valid."""
+    """A plan from the relaxation with every count continuous, racks too (fast), rounded block by block
+    as on L and XL: the start of the racks-integer relaxation, whose own search for plans was its slow
+    part (module docstring); and that relaxation's bound, weaker but valid."""
     loose, bound = _relax(lm, counts.all, backend, options, RELAX_GAPS[0], options.warm_start, start)
     if loose.x is None or options.cancelled:
         return None, bound
-    return _fix(lm, counts, counts.all, backend, options, loose, bound, start), bound
+    return _fix(lm, counts, counts.all, backend, options, loose, bound, start, blocks_only=True), bound
 
 
 def _tighter(bound: float | None, other: float | None) -> float | None:
@@ -181,12 +185,13 @@ def _relax(lm: LinearModel, continuous: np.ndarray, backend: Solver, options: So
 
 
 def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: Solver, options: SolveOptions,
-         relaxed: SolverReport, bound: float | None, start: float) -> SolverReport | None:
+         relaxed: SolverReport, bound: float | None, start: float, blocks_only: bool = False) -> SolverReport | None:
     """A plan of `lm` with the relaxation's 0/1 decisions (`continuous`: the counts it relaxed), node
     counts near the relaxation's first, then, where that does not reach the target, rounded block by
     block (planner.block_rounding), the better plan kept. Block rounding rounds only what the relaxation
     left continuous: where it kept the racks integer, they join the spanning counts, the blocks are the
-    smallest nodes alone, and blocks go first (module docstring). With no plan still, free."""
+    smallest nodes alone, and blocks go first; `blocks_only`: no window (a start, not the plan: module
+    docstring). With no plan still, free."""
     nodes = counts.all
     cols = decisions(lm, nodes)
     fixed = lm.with_fixed(cols, np.round(relaxed.x[cols]))
@@ -211,9 +216,14 @@ def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: S
                                replace(fix, gap=max(options.gap, RELAX_GAP_FLOOR),
                                        time_limit=None if left is None else BLOCKS_SHARE * left))
 
-    ways = [in_window, in_blocks] if len(single) else [in_window]
-    if len(single) and len(continuous) < len(nodes):
-        ways.reverse()
+    if not len(single):
+        ways = [in_window]
+    elif blocks_only:
+        ways = [in_blocks]
+    elif len(continuous) < len(nodes):  # the relaxation kept the racks integer
+        ways = [in_blocks, in_window]
+    else:
+        ways = [in_window, in_blocks]
     solved = None
     for way in ways:
         if options.cancelled or (solved is not None and _reached(solved, fix)):

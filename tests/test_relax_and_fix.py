@@ -249,13 +249,34 @@ def test_the_all_continuous_relaxations_bound_is_kept_when_the_racks_integer_one
     m = build_model(generated("S", 1))
     x = np.zeros(m.lm.n_vars)
     plan = SolverReport("highs", Status.FEASIBLE, x, 99.0)
-    monkeypatch.setattr(relax_and_fix_module, "_fix", lambda *args: plan)
+    monkeypatch.setattr(relax_and_fix_module, "_fix", lambda *args, **kwargs: plan)
     loose = SolverReport("highs", Status.OPTIMAL, x, 100.0, 100.05, seconds=1.0)
     for racks_integer, bound in [(SolverReport("highs", Status.FEASIBLE, x, 99.5, None, seconds=3.0), 100.05),
                                  (SolverReport("highs", Status.OPTIMAL, x, 99.5, 100.01, seconds=3.0), 100.01)]:
         backend = _Scripted([loose, racks_integer, SolverReport("highs", Status.NO_SOLUTION, seconds=3.0)])
         found = relax_and_fix(m.lm, m.node_counts(), backend, SolveOptions(gap=1e-4, time_limit=60.0))
         assert found.bound == pytest.approx(bound) and found.plan is plan
+
+
+def test_the_start_of_the_racks_integer_relaxation_is_rounded_in_blocks_without_the_window(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The all-continuous relaxation's plan is only a start: block rounding alone, no window (on M
+    inference 12 the window ran its whole 2.4 s budget there for a worse plan; README, How it works)."""
+    import time
+
+    def no_window(*args):
+        raise AssertionError("the window ran")
+
+    calls, original = [], relax_and_fix_module.round_in_blocks
+    monkeypatch.setattr(relax_and_fix_module, "near", no_window)
+    monkeypatch.setattr(relax_and_fix_module, "round_in_blocks", lambda *args: calls.append(args) or original(*args))
+    inst = generated("S", 1)
+    m = build_model(inst)
+    counts = m.node_counts()
+    plan, bound = relax_and_fix_module._first_plan(m.lm, counts, HighsSolver(), SolveOptions(gap=1e-4, time_limit=60.0),
+                                                   time.perf_counter())
+    assert len(calls) == 1 and np.array_equal(calls[0][2], counts.single)  # racks too: every count was continuous
+    assert plan is not None and check(inst, extract(m, plan).to_dict()) == [] and plan.objective <= bound
 
 
 def test_the_window_after_block_rounding_gets_no_more_than_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
