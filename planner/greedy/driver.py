@@ -46,10 +46,7 @@ class GreedyError(RuntimeError):
 class GreedyPlan:
     x: np.ndarray          # the full column vector (completed by the fixed-node MILP)
     objective: float
-    seconds: float
     label: str             # the pass that gave this plan
-    nodes: np.ndarray      # node count per allocation row (m.alloc order)
-    accepted: np.ndarray   # 0/1 per lease
 
 
 def mandatory_items(inst: Instance) -> list[Item]:
@@ -240,14 +237,12 @@ def greedy(m: PlanModel, max_passes: int = MAX_PASSES, seconds: float | None = N
            cancel: threading.Event | None = None) -> GreedyPlan | None:
     """The best greedy plan found (see `search`), completed into a full column vector; None if no
     pass places every mandatory item."""
-    start = time.perf_counter()
     found = search(m, max_passes, seconds, cancel)
     if found is None:
         return None
     setting, best = found
     report = complete(m, best.ledger.x, best.ledger.accepted)
-    return GreedyPlan(report.x, report.objective, time.perf_counter() - start, setting.label(m), best.ledger.x,
-                      best.ledger.accepted)
+    return GreedyPlan(report.x, report.objective, setting.label(m))
 
 
 def greedy_report(m: PlanModel, seconds: float | None = None, cancel: threading.Event | None = None) -> SolverReport:
