@@ -48,6 +48,14 @@ within 0.097% in 29 s, and 50 scenarios within 0.097% in 145 s (scripts/bench.py
    domain after each LP (89% of a fixed solve's time in a py-spy profile of generated M seed 3,
    whose node counts range over hundreds to thousands); on M seeds 1-5 the windowed solve took
    0.2-0.4 s instead of 2-13 s, for plans 0.8e-4 to 4.2e-4 below the bound against 1.0e-4 to 4.1e-4.
+   Where the racks stay integer, the window after block rounding gets at most WINDOW_AFTER_BLOCKS
+   (1 s), and the relaxation is not solved again tighter: that relaxation is scarcely easier than the
+   full MILP, which follows with the plan and a bound of its own. On M mixed 36 and inference 40
+   (seeds 36-40, whose block rounding fell 4e-6 to 6e-6 short of the target) the window ran its 2.2 s
+   and 3.7 s budgets and the tighter relaxation its 1.2 s and 2.7 s for nothing (19.3 s and 15.0 s
+   end to end; 16.3 s and 9.4 s now); on lessor 40 the window reached the target in 0.6 s (4.2 s end
+   to end; 8.1 s without the window). Seeds 36-40, 4 families: 82.9 s in all (one-off script) instead of 94.9 s
+   (scripts/bench.py), one fleet over 10 s instead of two; 11 slow M fleets unchanged (50.6 s against 50.3 s).
    Why its own gap is a tenth of the gap, and its time at most the relaxation's plus a second:
    solved to the gap itself, it stopped `optimal` within its window with a plan below the target on
    M mixed 7, lessor 7 and inference 12 (whose full MILP then took 6-10 s more); to a tenth it
@@ -80,6 +88,7 @@ RACKS_BELOW_GAP = 1e-3  # below this gap the relaxation keeps the big nodes (rac
 RACKS_AT_MOST = 2000  # ...when there are at most this many racks' count columns (module docstring)
 BLOCKS_SHARE = 0.8  # of the time left, the most rounding block by block may take (planner.block_rounding)
 WINDOW = 10  # nodes either side of the relaxed value a node count may take in the first fixed solve
+WINDOW_AFTER_BLOCKS = 1.0  # seconds, the most the window may take after block rounding's plan fell short (racks integer)
 
 
 @dataclass
@@ -117,7 +126,8 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
     `options.warm_start` (a plan of `lm`) also starts the relaxation. The relaxation is solved
     loosely first; only when the plan could still be proven by a tighter bound (it is within the
     gap of the relaxation's own incumbent) is it solved again, tighter, for at most as long as the first
-    took (M inference 12: 14.6 s more for no better bound)."""
+    took (M inference 12: 14.6 s more for no better bound); not where the racks stay integer, whose
+    relaxation is scarcely easier than the MILP that follows (module docstring)."""
     start = time.perf_counter()
     quiet = replace(options, progress=False)
     nodes = counts.all
@@ -137,7 +147,7 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
     plan = _fix(lm, counts, continuous, backend, quiet, relaxed, bound, start)
     if first is not None and (plan is None or first.objective > plan.objective):
         plan = first
-    if (plan is not None and bound is not None and relative_gap(plan.objective, bound) > options.gap
+    if (not racks and plan is not None and bound is not None and relative_gap(plan.objective, bound) > options.gap
             and relative_gap(plan.objective, relaxed.objective) <= options.gap and not options.cancelled):
         _, tighter = _relax(lm, continuous, backend, quiet, RELAX_GAPS[1], relaxed.x, start, most=relaxed.seconds)
         bound = _tighter(bound, tighter)
@@ -196,6 +206,8 @@ def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: S
     cols = decisions(lm, nodes)
     fixed = lm.with_fixed(cols, np.round(relaxed.x[cols]))
     budget = FIX_PER_RELAX * relaxed.seconds + 1.0
+    if len(continuous) < len(nodes):  # racks integer: after block rounding, the window is a last, short try
+        budget = min(budget, WINDOW_AFTER_BLOCKS)
     if options.time_limit is not None:
         budget = min(FIX_SHARE * options.time_limit, budget, _left(options, start))
     fix = replace(options, gap=FIX_GAP * options.gap, time_limit=budget, warm_start=None,

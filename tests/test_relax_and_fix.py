@@ -279,22 +279,40 @@ def test_the_start_of_the_racks_integer_relaxation_is_rounded_in_blocks_without_
     assert plan is not None and check(inst, extract(m, plan).to_dict()) == [] and plan.objective <= bound
 
 
-def test_the_window_after_block_rounding_gets_no_more_than_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("blocks_seconds, window_seconds", [(9.8, 0.2), (0.5, relax_and_fix_module.WINDOW_AFTER_BLOCKS)])
+def test_the_window_after_block_rounding_gets_no_more_than_what_is_left(monkeypatch: pytest.MonkeyPatch,
+                                                                        blocks_seconds: float, window_seconds: float) -> None:
     """The fixed solve's budget is set before block rounding runs; after it (racks integer: blocks go
-    first), the window gets the budget or what is left of the limit, whichever is less."""
+    first, and their plan fell short of the target), the window gets WINDOW_AFTER_BLOCKS or what is
+    left of the limit, whichever is less (M mixed 36 and inference 40: 2.2 s and 3.7 s for nothing)."""
     clock = [0.0]
     monkeypatch.setattr(relax_and_fix_module, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: clock[0])}))
-
-    def slow_blocks(*args) -> None:
-        clock[0] += 9.8  # of the 10 s limit
-
-    monkeypatch.setattr(relax_and_fix_module, "round_in_blocks", slow_blocks)
     m = build_model(generated("S", 1))
     counts = m.node_counts()
     x = np.zeros(m.lm.n_vars)
+
+    def slow_blocks(*args) -> SolverReport:
+        clock[0] += blocks_seconds  # of the 10 s limit
+        return SolverReport("highs", Status.FEASIBLE, x, 99.0)  # short of the target, proving(100.02, 1e-9)
+
+    monkeypatch.setattr(relax_and_fix_module, "round_in_blocks", slow_blocks)
     relaxed = SolverReport("highs", Status.OPTIMAL, x, 100.0, 100.02, seconds=4.0)
-    backend = _Scripted([SolverReport("highs", Status.FEASIBLE, x, 99.0, 100.0)])
-    relax_and_fix_module._fix(m.lm, counts, counts.fine, backend, SolveOptions(gap=1e-9, time_limit=10.0), relaxed,
-                              100.02, start=0.0)
+    backend = _Scripted([SolverReport("highs", Status.FEASIBLE, x, 99.5, 100.0)])
+    found = relax_and_fix_module._fix(m.lm, counts, counts.fine, backend, SolveOptions(gap=1e-9, time_limit=10.0),
+                                      relaxed, 100.02, start=0.0)
     window, = backend.calls
-    assert window.time_limit == pytest.approx(0.2)  # the budget was min(25% of 10 s, 4 s + 1 s) = 2.5 s
+    assert window.time_limit == pytest.approx(window_seconds)  # min(25% of 10 s, 4 s + 1 s) = 2.5 s without the cap
+    assert found.objective == pytest.approx(99.5)  # the better of the two plans
+
+
+def test_where_the_racks_stay_integer_the_relaxation_is_not_solved_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan within the gap of the relaxation's own plan but not of its bound: with every count relaxed a
+    tighter relaxation follows (test above); with the racks integer, the MILP that follows does that job."""
+    m = build_model(generated("S", 1))
+    x = np.zeros(m.lm.n_vars)
+    monkeypatch.setattr(relax_and_fix_module, "_fix", lambda *args, **kwargs: SolverReport("highs", Status.FEASIBLE, x, 99.995))
+    loose = SolverReport("highs", Status.OPTIMAL, x, 100.0, 100.05, seconds=1.0)
+    racks_integer = SolverReport("highs", Status.OPTIMAL, x, 100.0, 100.02, seconds=3.0)
+    backend = _Scripted([loose, racks_integer, SolverReport("highs", Status.OPTIMAL, x, 100.0, 100.01, seconds=3.0)])
+    found = relax_and_fix(m.lm, m.node_counts(), backend, SolveOptions(gap=1e-4, time_limit=60.0))
+    assert len(backend.calls) == 2 and found.bound == pytest.approx(100.02)
