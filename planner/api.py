@@ -40,6 +40,7 @@ from planner.verify import verify
 START_SHARE = 0.02  # of a time limit, the most the greedy warm start's local search may take
 BOUND_TOLERANCE = 1e-6  # relative: a bound this little below a plan's value is the solver's rounding
 INTERRUPTED = "interrupted: the best plan found before the interrupt, not proven optimal"
+INTERRUPTED_EARLY = "interrupted before any plan was found"
 
 
 def polish(lm: LinearModel, report: SolverReport, options: SolveOptions = SolveOptions()) -> SolverReport:
@@ -172,7 +173,7 @@ def solve(
     result = extract(m, report, build_seconds)
     if result.status.has_solution:  # here, not in extract: the scenario copies extract their plans too
         result.consumers = consumer_outcomes(inst, result.allocations)
-    result.warnings += notes + ([INTERRUPTED] if budget.cancel.is_set() else [])
+    result.warnings += notes + _interrupted(budget, result)
     if check and result.status.has_solution:
         verify(inst, result.to_dict())
         result.verified = True
@@ -180,6 +181,13 @@ def solve(
         # after the limit, like verification: a local LP, and what the user asked for
         result.shadow_prices = shadow_prices(m, report.x, replace(options, cancel=budget.cancel, time_limit=None))
     return result
+
+
+def _interrupted(budget: Budget, result: PlanResult) -> list[str]:
+    """The warning an interrupted solve carries: its plan is the best found, or there was none yet."""
+    if not budget.cancel.is_set():
+        return []
+    return [INTERRUPTED if result.status.has_solution else INTERRUPTED_EARLY]
 
 
 def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: Budget, check: bool = True,
@@ -205,7 +213,7 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
     report = optimise(sm.lm, NodeCounts(nodes, nodes, np.zeros(0, dtype=np.int64)), backend, options, budget, start, relax=True)
     report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
     result = extract_scenarios(sm, report, build_seconds)
-    result.warnings += [INTERRUPTED] if budget.cancel.is_set() else []
+    result.warnings += _interrupted(budget, result)
     if check and result.status.has_solution:
         verify(inst, result.to_dict())
         result.verified = True

@@ -280,7 +280,8 @@ def solve(instance: str, solver: str, time_limit: float | None, threads: int | N
     content = plan_document(result.to_dict(), inst, fmt) if fmt in ("html", "xlsx") else render(result, inst, fmt)
     emit(content, output, [instance])
     if cancel.is_set():
-        fail(f"{instance}: interrupted: reported the best plan found ({result.status.value})", EXIT_INTERRUPTED)
+        found = "reported the best plan found" if result.status.has_solution else "no plan had been found yet"
+        fail(f"{instance}: interrupted: {found} ({result.status.value})", EXIT_INTERRUPTED)
     exit_without_plan(instance, result.status.value)
 
 

@@ -213,6 +213,29 @@ def test_second_interrupt_aborts_without_writing(tmp_path: Path) -> None:
     assert previous.read_text() == "the previous plan"
 
 
+def test_an_interrupt_before_any_plan_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scenario solve interrupted before relax-and-fix has a plan (it has no other start with a time
+    limit) reports `no_solution`, and neither its warning nor the CLI claim a best plan was found."""
+    import planner.cli as cli_module
+
+    inst = load_instance(ROOT / "instances" / "colossus1_scenarios.yaml")
+    cancel = threading.Event()
+    cancel.set()
+    result = solve(inst, time_limit=10.0, cancel=cancel)
+    assert result.status == Status.NO_SOLUTION and result.warnings[-1] == "interrupted before any plan was found"
+    real = cli_module.solve_plan
+
+    def interrupted(*args, cancel: threading.Event, **kwargs):
+        cancel.set()  # as the first Ctrl-C does
+        return real(*args, cancel=cancel, **kwargs)
+
+    monkeypatch.setattr(cli_module, "solve_plan", interrupted)
+    run = CliRunner().invoke(cli, ["solve", str(ROOT / "instances" / "colossus1_scenarios.yaml"),
+                                        "--time-limit", "10", "--format", "json"])
+    assert run.exit_code == 130
+    assert "no plan had been found yet (no_solution)" in run.stderr and "best plan found" not in run.stderr
+
+
 def test_a_set_cancel_event_stops_a_library_solve() -> None:
     cancel = threading.Event()
     threading.Timer(1.0, cancel.set).start()
