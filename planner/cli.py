@@ -18,16 +18,18 @@ from pathlib import Path
 import click
 import yaml
 
-from planner.api import solve as solve_plan
 from planner import sweep as sweeps
 from planner import workbook
+from planner.api import solve as solve_plan
 from planner.batch import ENV_CLUSTER, BatchError, ClusterError
 from planner.diff import diff_results, diff_sections
 from planner.evaluate import OfferError, OfferEvaluation, evaluate_offer, requested_block
 from planner.evaluate_scenarios import ScenarioEvaluation, evaluate_under_uncertainty, forced, removed
-from planner.files import is_stream, write_output as write_file
+from planner.explain import TIME_LIMIT as EXPLAIN_TIME_LIMIT
+from planner.explain import explain as explain_plan
+from planner.files import is_stream
+from planner.files import write_output as write_file
 from planner.htmlreport import render_evaluation, render_plan
-from planner.explain import TIME_LIMIT as EXPLAIN_TIME_LIMIT, explain as explain_plan
 from planner.instance import Instance, InstanceError, Lease, decode, load_instance, parse_instance
 from planner.options import check_gap, check_threads, check_time_limit
 from planner.ranges import excerpt
@@ -587,7 +589,7 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
-    except Exception as err:  # noqa: BLE001 - the last line of defence, reported in one line
+    except Exception as err:  # the last line of defence, reported in one line
         if os.environ.get("PLANNER_DEBUG"):
             raise
         fail(f"internal error: {type(err).__name__}: {err} (set PLANNER_DEBUG=1 for the traceback)", EXIT_NO_PLAN)

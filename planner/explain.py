@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 

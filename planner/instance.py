@@ -206,7 +206,7 @@ class Instance(Spec):
     uncertainty: Uncertainty | None = None
 
     @model_validator(mode="after")
-    def _cross_references(self) -> "Instance":
+    def _cross_references(self) -> Instance:
         problems = _check_names(self)
         if not problems and self.uncertainty is not None:
             from planner.scenarios import scenario_problems  # it builds instances: imported late
@@ -525,7 +525,7 @@ def _decode(text: str, source: str) -> Any:
         except ValueError as err:
             raise InstanceError(source, [("", f"malformed JSON: {err}")]) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except (yaml.YAMLError, ValueError) as err:  # ValueError: an integer too long for int()
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from planner.instance import Instance, parse_instance
 from planner.batch import run_batch
 from planner.first_stage import complete, first_stage_values
+from planner.instance import Instance, parse_instance
 from planner.model.stochastic import build_stochastic
 from planner.results import PlanResult
 from planner.risk import risk_objective

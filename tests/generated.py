@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from planner import Instance, parse_instance
@@ -12,7 +12,7 @@ from planner import Instance, parse_instance
 ROOT = Path(__file__).parent.parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def generator():
     """scripts/generate_instance.py, imported by path (scripts/ is not a package)."""
     spec = importlib.util.spec_from_file_location("generate_instance", ROOT / "scripts" / "generate_instance.py")
@@ -22,6 +22,6 @@ def generator():
     return module
 
 
-@lru_cache(maxsize=None)
+@cache
 def generated(size: str, seed: int) -> Instance:
     return parse_instance(generator().generate(size, seed), f"generated {size} seed {seed}")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from exhaustive import best_plan, count_candidates
 from hypothesis import HealthCheck, currently_in_test_context, example, given, note, settings
 from hypothesis import strategies as st
 
-from exhaustive import best_plan, count_candidates
 from planner import parse_instance, solve
 from planner.verify import evaluate
 

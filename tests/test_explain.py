@@ -1,6 +1,5 @@
 """`explain` and `planner explain`: instances built to conflict, and the lines that must name the conflict."""
 
-import pytest
 import yaml
 from click.testing import CliRunner
 

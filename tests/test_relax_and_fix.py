@@ -148,7 +148,7 @@ def test_racks_stay_integer_only_below_a_gap_of_1e3_on_models_with_few_racks(mon
 def test_solve_without_a_time_limit_runs_relax_and_fix_too(monkeypatch) -> None:
     """Without a limit the MILP alone can take minutes where relax-and-fix's start takes seconds
     (README, How it works): solve() runs it either way, and only warm_start=False skips it."""
-    import planner.api as api
+    from planner import api
 
     calls = []
     monkeypatch.setattr(api, "relax_and_fix", lambda *args: calls.append(args) or relax_and_fix(*args))

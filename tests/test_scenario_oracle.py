@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from planner import parse_instance, solve
 from planner.instance import InstanceError
-from planner.verify_scenarios import risk_objective  # the definition (max over eta), not the sorted tail
 from planner.scenarios import cases, operator_ends
+from planner.verify_scenarios import risk_objective  # the definition (max over eta), not the sorted tail
 
 
 @st.composite

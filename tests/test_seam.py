@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from generated import generated
 
 from planner import load_instance, parse_instance, solve
 from planner.cli import cli
@@ -27,8 +28,6 @@ from planner.options import MAX_THREADS
 from planner.solvers import SolveOptions, Status, get_solver
 from planner.solvers.base import settle
 from planner.solvers.cbc import _cbc_bound
-
-from generated import generated
 
 ROOT = Path(__file__).resolve().parent.parent
 FEASIBLE = [p for p in sorted((ROOT / "instances").glob("*.yaml")) if not p.stem.startswith("teach_infeasible")]
@@ -208,7 +207,7 @@ def test_second_interrupt_aborts_without_writing(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert previous.read_text() == "the previous plan"
 

@@ -118,7 +118,7 @@ class LinearModel:
         """Elastic copy of a family of one-sided rows: a slack e >= 0 per row moves its bound
         (lo - e for >= rows, hi + e for <= rows), each unit of e costing `penalty` in the
         `relaxation` cost term. Returns each block of the family with its slack columns."""
-        lo, hi = self.row_bounds()
+        _, hi = self.row_bounds()
         out = []
         for fam in [f for f in self.row_families if f.name == family]:
             rows = np.arange(fam.start, fam.stop)

@@ -13,9 +13,10 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Callable, ClassVar, Iterator
+from typing import ClassVar
 
 import numpy as np
 
