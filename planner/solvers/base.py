@@ -39,8 +39,11 @@ class Status(str, Enum):
         return self in (Status.OPTIMAL, Status.FEASIBLE)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SolveOptions:
+    """What one solver call is asked for. Frozen: each phase derives its own with dataclasses.replace,
+    so a shared default or a caller's options never change under it."""
+
     time_limit: float | None = None  # seconds
     gap: float = 1e-6  # relative MIP gap at which a solution counts as proven optimal
     threads: int | None = None
