@@ -162,6 +162,28 @@ def test_explain_answers_within_its_time_limit() -> None:
     assert diagnosis.feasible is not True
 
 
+def test_solves_in_threads_leave_stdout_where_it_was() -> None:
+    """Native solver output is kept off stdout by redirecting file descriptor 1 while a solve runs. With
+    solves in several threads at once (a service, a notebook's thread pool), the last one out once
+    restored the /dev/null another had put there: the process's stdout was lost for good."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    m = build_model(generated("S", 0))
+    before = os.fstat(1)
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda _: get_solver("highs").solve(m.lm, SolveOptions(gap=1e-6)), range(48)))
+    after = os.fstat(1)
+    assert all(r.status == Status.OPTIMAL for r in reports)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+
+
+def test_verbose_sends_the_solver_log_to_stderr_and_keeps_stdout_data() -> None:
+    proc = subprocess.run([sys.executable, "-m", "planner", "solve", str(ROOT / "instances" / "colossus1.yaml"), "-v",
+                           "--format", "json"], capture_output=True, text=True, env=ENV, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "optimal" and "Coefficient ranges" in proc.stderr  # HiGHS's log
+
+
 # ----- interrupts ---------------------------------------------------------------------------------
 
 

@@ -165,18 +165,37 @@ def run_cancellable(work: Callable[[], object], stop: Callable[[], None], option
     return result[0]
 
 
+@dataclass
+class _Redirect:
+    """File descriptor 1 is one per process: solves running at once in threads share one redirect,
+    made by the first in and undone by the last out (each undoing its own restored another's sink)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    inside: int = 0  # solves running inside the redirect
+    saved: int = -1  # a copy of the stdout it replaced
+
+
+_redirect = _Redirect()
+
+
 @contextlib.contextmanager
 def native_output(verbose: bool) -> Iterator[None]:
     """Whatever a native solver library prints to stdout goes to stderr when verbose, else nowhere:
-    stdout carries data only."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    sink = os.open(os.devnull, os.O_WRONLY) if not verbose else os.dup(2)
+    stdout carries data only. While solves overlap in threads, the first one's choice holds."""
+    with _redirect.lock:
+        if _redirect.inside == 0:
+            sys.stdout.flush()
+            _redirect.saved = os.dup(1)
+            sink = os.open(os.devnull, os.O_WRONLY) if not verbose else os.dup(2)
+            os.dup2(sink, 1)
+            os.close(sink)
+        _redirect.inside += 1
     try:
-        os.dup2(sink, 1)
         yield
     finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(sink)
+        with _redirect.lock:
+            _redirect.inside -= 1
+            if _redirect.inside == 0:
+                sys.stdout.flush()
+                os.dup2(_redirect.saved, 1)
+                os.close(_redirect.saved)
