@@ -205,8 +205,9 @@ def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: S
     nodes = counts.all
     cols = decisions(lm, nodes)
     fixed = lm.with_fixed(cols, np.round(relaxed.x[cols]))
+    racks_integer = len(continuous) < len(nodes)  # the relaxation kept the racks integer
     budget = FIX_PER_RELAX * relaxed.seconds + 1.0
-    if len(continuous) < len(nodes):  # racks integer: after block rounding, the window is a last, short try
+    if racks_integer:  # after block rounding, the window is a last, short try
         budget = min(budget, WINDOW_AFTER_BLOCKS)
     if options.time_limit is not None:
         budget = min(FIX_SHARE * options.time_limit, budget, _left(options, start))
@@ -232,7 +233,7 @@ def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: S
         ways = [in_window]
     elif blocks_only:
         ways = [in_blocks]
-    elif len(continuous) < len(nodes):  # the relaxation kept the racks integer
+    elif racks_integer:
         ways = [in_blocks, in_window]
     else:
         ways = [in_window, in_blocks]
