@@ -33,8 +33,14 @@ class Reach:
 
 def consumer_outcomes(inst: Instance, allocations: pd.DataFrame) -> dict[str, list[dict]]:
     """The JSON form: {"training": [...], "inference": [...]}, rows in instance order."""
-    return {"training": training_outcomes(inst, allocations).to_dict("records"),
-            "inference": inference_outcomes(inst, allocations).to_dict("records")}
+    return {"training": _records(training_outcomes(inst, allocations)),
+            "inference": _records(inference_outcomes(inst, allocations))}
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON objects, a missing value as null: pandas 3 stores the None of a text column as
+    NaN, which JSON has no word for (`planner solve --format json` wrote `"lacked": NaN`)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def training_outcomes(inst: Instance, allocations: pd.DataFrame) -> pd.DataFrame:

@@ -199,6 +199,23 @@ def test_cli_json_carries_the_consumers_and_markdown_shows_them(tmp_path):
     assert "| no | big | 0 | 0 |  | GPUs: at most 80 units" in result.stdout
 
 
+def test_placed_and_unplaced_runs_in_one_document_are_strict_json(tmp_path):
+    """A placed run has no `lacked`: null, not NaN (pandas 3 turned the None of a text column into NaN,
+    and `--format json` wrote `"lacked": NaN`, which JSON parsers refuse)."""
+    runs = [{"name": "fits", "value_per_unit_hour": 5, "min_units": 10},
+            {"name": "big", "value_per_unit_hour": 5, "min_units": 100}]
+    path = tmp_path / "two_runs.json"
+    path.write_text(json.dumps(instance(sites=TWO_SITES, training=runs)))
+    result = CliRunner().invoke(cli, ["solve", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    def refuse(word: str) -> None:
+        raise AssertionError(f"{word} is not JSON")
+    document = json.loads(result.stdout, parse_constant=refuse)
+    rows = {row["run"]: row for row in document["consumers"]["training"]}
+    assert rows["fits"]["placed"] and (rows["fits"]["lacked"], rows["fits"]["why"]) == (None, None)
+    assert (rows["big"]["placed"], rows["big"]["lacked"]) == (False, "gpus")
+
+
 def test_a_long_per_period_table_says_it_is_truncated():
     """210 periods whose demand alternates between 4 and 2 units: even periods have one row (4 GPUs serve),
     odd ones two (2 serve, 2 idle, as energy costs): 105 x 3 = 315 rows, no two neighbours alike. The
