@@ -13,7 +13,7 @@ from generated import generated
 import planner.relax_and_fix as relax_and_fix_module
 from planner import block_rounding
 from planner.model import build_model
-from planner.model.linear import INF, LinearModel
+from planner.model.linear import INF, Assembled, LinearModel
 from planner.relax_and_fix import decisions, relax_and_fix
 from planner.results import extract
 from planner.solvers import SolveOptions, Status
@@ -109,3 +109,23 @@ def test_where_the_relaxation_kept_racks_integer_blocks_go_first_with_the_smalle
     assert np.array_equal(np.union1d(spanning, single), counts.all)
     assert ways[1:] in ([], ["window"])  # the window only when the blocks' plan is short of the target
     assert plan is not None and check(inst, extract(m, plan).to_dict()) == []
+
+
+def _one_row(cap: float) -> Assembled:
+    """One node count x (0..10) with 100.00005 MW a node against `cap` MW: x = 3 needs 300.00015."""
+    lm = LinearModel()
+    x = lm.add_variables("x", 1, 0.0, 10.0, integer=True)
+    lm.add_constraints("power", [0], x, [100.00005], -INF, cap)
+    lm.add_objective("value", x, [1.0])
+    return Assembled.of(lm)
+
+
+def test_a_rounding_up_that_puts_a_row_over_by_more_than_float_rounding_is_refused() -> None:
+    """With a tolerance of 1e-6 of the row, rounding x up to 3 was accepted 1.5e-4 MW (5e-7 of the row)
+    over a 300 MW cap; the polish LP then refused the plan (M training seed 46)."""
+    near_three = np.array([300.0 / 100.00005])
+    assert block_rounding._rounded_up(_one_row(300.0), np.array([0]), np.array([0]), near_three, np.inf) is None
+    assert not block_rounding._feasible(_one_row(300.0), np.array([3.0]))
+    exactly = _one_row(3 * 100.00005)  # the same sum, so float rounding at most: holds
+    assert block_rounding._rounded_up(exactly, np.array([0]), np.array([0]), near_three, np.inf) == [3.0]
+    assert block_rounding._feasible(exactly, np.array([3.0]))
