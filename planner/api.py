@@ -16,7 +16,7 @@ from planner.greedy import GreedyError, greedy_report
 from planner.instance import Instance, load_instance, revalidated
 from planner.metrics import value_of_information
 from planner.model import PlanModel, build_model
-from planner.model.linear import LinearModel
+from planner.model.linear import Assembled, LinearModel
 from planner.model.sets import NodeCounts
 from planner.model.stochastic import build_stochastic
 from planner.options import check_solve_options
@@ -46,16 +46,22 @@ INTERRUPTED_EARLY = "interrupted before any plan was found"
 def polish(lm: LinearModel, report: SolverReport, options: SolveOptions = SolveOptions()) -> SolverReport:
     """Re-solve the continuous columns (served units) with the integer ones fixed: an incumbent
     cut short by a time limit, a gap or a target need not serve its capacity in the best way, and
-    the checker recomputes the best split. Past a time limit, like verification (one LP with every
-    integer fixed); an interrupted polish keeps the plan as it was."""
+    the checker recomputes the best split. Only the rows that hold a continuous column: the others
+    are constants here, and one of them over its bound by a rounding (a site's power, by 5e-7 of
+    itself) made the LP's presolve refuse the whole LP, leaving the served units unpolished. Past
+    a time limit, like verification; an interrupted polish keeps the plan as it was."""
     if report.x is None or not lm.integrality().any():
         return report
-    cols = np.flatnonzero(lm.integrality())
-    lp = linear_solver().solve(lm.with_fixed(cols, np.round(report.x[cols])).relaxed(),
+    whole = Assembled.of(lm)
+    x = np.where(whole.integer, np.round(report.x), report.x)
+    cols = np.flatnonzero(~whole.integer)
+    rows = np.unique(whole.matrix[:, cols].tocoo().row)
+    lp = linear_solver().solve(whole.part(cols, rows, x, whole.lb[cols], whole.ub[cols]),
                                replace(options, warm_start=None, time_limit=None))
     if lp.status != Status.OPTIMAL:
         return report
-    return replace(report, x=lp.x, objective=lp.objective)
+    x[cols] = lp.x
+    return replace(report, x=x, objective=float(whole.cost @ x))
 
 
 def best_of(report: SolverReport, start: SolverReport | None, bound: float | None, gap: float) -> SolverReport:

@@ -12,8 +12,9 @@ from generated import generated
 
 import planner.relax_and_fix as relax_and_fix_module
 from planner import load_instance, solve
-from planner.api import best_of
+from planner.api import best_of, polish
 from planner.model import build_model
+from planner.model.linear import INF, LinearModel
 from planner.model.sets import NodeCounts
 from planner.relax_and_fix import WINDOW, decisions, near, proving, relax_and_fix
 from planner.results import extract
@@ -96,6 +97,21 @@ def test_best_of_ignores_a_bound_below_the_plan() -> None:
 def test_best_of_returns_the_start_when_the_backend_found_nothing() -> None:
     got = best_of(_report(Status.NO_SOLUTION, None, None), _report(Status.FEASIBLE, 50.0, None), bound=60.0, gap=1e-4)
     assert (got.status, got.objective, got.best_bound) == (Status.FEASIBLE, 50.0, 60.0)
+
+
+def test_polish_serves_the_best_split_when_a_row_of_fixed_counts_is_over_by_a_rounding() -> None:
+    """A row over the node counts alone, 5e-7 of itself over its bound (within a MILP's tolerance),
+    made the polish LP infeasible at presolve: the plan kept its short served units (M training 46)."""
+    lm = LinearModel()
+    nodes = lm.add_variables("nodes", 1, 0.0, 10.0, integer=True)
+    served = lm.add_variables("served", 1, 0.0, INF)
+    lm.add_constraints("power", [0], nodes, [100.00005], -INF, 300.0)  # 3 nodes: 300.00015
+    lm.add_constraints("capacity", [0, 0], [served[0], nodes[0]], [1.0, -2.0], -INF, 0.0)
+    lm.add_objective("value", served, [1.0])
+    lm.add_objective("energy_cost", nodes, [0.001])
+    polished = polish(lm, SolverReport("highs", Status.FEASIBLE, np.array([3.0, 5.0]), 5.0 - 0.003))
+    assert polished.x.tolist() == pytest.approx([3.0, 6.0])
+    assert polished.objective == pytest.approx(6.0 - 0.003)
 
 
 def test_time_limited_solve_of_generated_s_reports_a_valid_bound() -> None:
