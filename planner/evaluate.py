@@ -158,14 +158,16 @@ def _revenue_slope(inst: Instance, lease: Lease, block: pd.DataFrame) -> float:
 def break_even_factor(accepted: Instance, lease: Lease, rejected_objective: float, plan: PlanResult,
                       solver: str, max_steps: int = 30, **options: Any) -> tuple[float, PlanResult]:
     """Newton on A(f) - R, where A(f) is the best objective with the offer forced in at its price x f.
-    A is convex piecewise-linear, so from any start the iterates reach the root from above."""
+    A is convex piecewise-linear, so from any start the iterates reach the root from above. The root
+    is at least 0 (at price 0 the offer's GPUs earn what idle ones do), so a step below 0 is rounding:
+    it stops at 0 (S mixed seed 2 stepped to -2.5e-15, and the re-solve refused a negative price)."""
     factor = 1.0
     for _ in range(max_steps):
         excess = plan.objective - rejected_objective
         slope = _revenue_slope(accepted, lease, _block(plan, lease.name))
-        if abs(excess) <= 1e-9 * max(1.0, abs(rejected_objective)) or slope <= 0:
+        if abs(excess) <= 1e-9 * max(1.0, abs(rejected_objective)) or slope <= 0 or factor == 0.0:
             break
-        factor -= excess / slope
+        factor = max(0.0, factor - excess / slope)
         plan = solve(with_price(accepted, lease.name, factor), solver=solver, **options)
         if not plan.status.has_solution:
             raise RuntimeError(f"re-solve at price factor {factor:g} returned {plan.status.value}")

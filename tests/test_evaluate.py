@@ -534,3 +534,16 @@ def test_cli_gpus_is_checked_the_same_way_with_scenarios(tmp_path):
     result = invoke("evaluate", path, "rent", "--gpus", "4")
     assert result.exit_code == 2
     assert "4 is not a whole number of nodes of rent's generations (node_size 8)" in result.stderr
+
+
+def test_an_offer_for_gpus_that_would_sit_idle_breaks_even_at_zero_without_a_negative_price() -> None:
+    """Idle otherwise, the 7 GPUs break even at price 0; Newton's step there came out -2.2e-17 in floating
+    point, and the re-solve at that price was refused as an invalid instance (evaluate crashed)."""
+    inst = parse_instance({
+        "name": "idle", "horizon": {"periods": 5, "period_hours": 7},
+        "generations": [{"name": "A", "power_kw": 1.0, "node_size": 1, "train_speed": 1.0, "infer_speed": 1.0}],
+        "sites": [{"name": "s1", "power_mw": 10, "inventory": {"A": 10}}],
+        "leases": [{"name": "rent", "price_per_gpu_hour": 0.1, "max_gpus": 7}]})
+    ev = evaluate_offer(inst, "rent")
+    assert ev.value == pytest.approx(7 * 0.1 * 7 * 5)
+    assert ev.break_even_price == pytest.approx(0.0, abs=1e-12)
