@@ -2,67 +2,33 @@
 
 Why: the hard part is the discrete decisions (which runs are placed, at which site and generation,
 which leases are accepted), not the node counts. On the generated L fleet the full MILP spent its
-whole minute in the root node with an incumbent 0.7% below its bound, while these two smaller
-solves reach 0.04% in 25 s; on a generated M fleet with 5 scenarios (SPEC section 6) the extensive
-form was still 0.18% from its bound after 300 s, while a solve starting with these two is proven
-within 0.097% in 29 s, and 50 scenarios within 0.097% in 145 s (scripts/bench.py --scenarios):
+whole minute at the root, 0.7% below its bound, while these smaller solves reach 0.04% in 25 s;
+with 5 scenarios of M (SPEC section 6) the extensive form alone was 0.18% from its bound after 300 s,
+and 0.097% in 29 s after them.
 
-1. relax: every 0/1 decision integer, the node counts continuous: below a gap of 1e-3, on models
-   with at most 2,000 count columns of big nodes, only those of the fleet's smallest nodes (the big
-   nodes', the racks', counts stay integer). This is a relaxation of the model, so its proven bound
-   bounds the full model too. Why racks stay integer for fine gaps: a fractional 72-GPU rack moves
-   nine 8-GPU nodes' worth of capacity and power, so with every count continuous the relaxation
-   split racks between pools at binding minimum-units rows, and its bound stayed 1.5e-4 to 3.8e-4
-   above the best plan on the M fleets (121-700 rack columns) the full MILP then took 11-16 s to
-   prove; with the racks integer, M seeds 6-10 (4 families) were proven within 1e-4 in <= 10 s on 19
-   of 20 fleets instead of 16. Why not for a gap of 1e-3: that relaxation is slower, and the
-   rounding it captures is below such a gap (L seeds 6-9 at 1e-3 took 26-28 s instead of 12-15 s,
-   seed 10 ended at 0.13% after 60 s; XL seed 6 at 120 s 1.9% instead of 0.74%). Why not on larger
-   models: on L seed 6 (3,602 rack columns) at 1e-4 with 60 s, it ended at 6.3e-4 instead of 2.4e-4;
-   scenario solves pass every count as `fine` (5 scenarios of M seed 6 at 1e-4: 4.3e-3 after 90 s).
-   Where the racks stay integer, the relaxation is started from a plan: the relaxation with every
-   count continuous, rounded block by block as on L and XL (1-2 s on M), without the window: that
-   plan is a start, and the window ran its whole budget there for a worse one (M inference 12: 2.4 s;
-   11 slow M fleets 50.3 s in all instead of 68.4 s, inference 12 8.1 s instead of 10.9 s, inference
-   10 5.5 s instead of 9.7 s; M seeds 21-25 20 of 20 within 10 s instead of 19; 26-30 median 2.84 s
-   instead of 3.24 s). Its own search for plans was the slow part:
-   on fresh M training 23 its bound was final at 4.1 s but it ran its whole 18 s to reach half the
-   gap; started from that plan, 7.2 s (inference 12: 4.0 s instead of 10.0 s). End to end, M seeds
-   21-25 took 4.3 s instead of 18.9 s (training 23), 6.7 s proven instead of 60 s unproven at 4.0e-4
-   (inference 23), 4.6 s instead of 12.5 s (training 24); fresh seeds 26-30: 19 of 20 within 10 s
-   instead of 18 (training 30 8.0 s instead of 14.8 s; inference 30 unproven at 60 s either way). It
-   costs a second or two where the relaxation was quick: medians 3.34 s instead of 2.53 s (seeds
-   26-30), 4.20 s instead of 3.02 s (seeds 6-10, where training 6 and inference 10 took 9.99 s and 9.71 s).
-2. fix: the 0/1 decisions fixed at the relaxation's values, node counts integer again, each first
-   held within WINDOW nodes of its relaxed value; if that finds no plan or runs out of time, also
-   rounded block by block (planner.block_rounding, XL), and only if neither has a plan, free. Any plan
-   found is a plan of the full model (none when those decisions have no integer completion). It
-   stops as soon as its plan is within the gap of the relaxation's bound: that plan is proven.
-   Where the relaxation kept the racks integer, block rounding rounds only the smallest nodes' counts
-   (the racks are held with the spanning counts) and goes first, the window only after it misses the
-   target: on M inference 17 (fresh seed) those blocks reached the target in 1.4 s, 8.4e-5 below the
-   bound, where the window was 1.6e-4 below after 20 s and blocks that also round racks 3.0e-4. On
-   11 slow M fleets, 53.5 s in all instead of 69.2 s with the window first (M seeds 1-5 and 6-10:
-   52.9 s and 61.5 s instead of 47.5 s and 68.2 s: about a second more where the window is quick).
-   Why the window: HiGHS's root reduced-cost fixing scans every value of every large integer
-   domain after each LP (89% of a fixed solve's time in a py-spy profile of generated M seed 3,
-   whose node counts range over hundreds to thousands); on M seeds 1-5 the windowed solve took
-   0.2-0.4 s instead of 2-13 s, for plans 0.8e-4 to 4.2e-4 below the bound against 1.0e-4 to 4.1e-4.
-   Where the racks stay integer, the window after block rounding gets at most WINDOW_AFTER_BLOCKS
-   (1 s), and the relaxation is not solved again tighter: that relaxation is scarcely easier than the
-   full MILP, which follows with the plan and a bound of its own. On M mixed 36 and inference 40
-   (seeds 36-40, whose block rounding fell 4e-6 to 6e-6 short of the target) the window ran its 2.2 s
-   and 3.7 s budgets and the tighter relaxation its 1.2 s and 2.7 s for nothing (19.3 s and 15.0 s
-   end to end; 16.3 s and 9.4 s now); on lessor 40 the window reached the target in 0.6 s (4.2 s end
-   to end; 8.1 s without the window). Seeds 36-40, 4 families: 82.9 s in all (one-off script) instead of 94.9 s
-   (scripts/bench.py), one fleet over 10 s instead of two; 11 slow M fleets unchanged (50.6 s against 50.3 s).
-   Why its own gap is a tenth of the gap, and its time at most the relaxation's plus a second:
-   solved to the gap itself, it stopped `optimal` within its window with a plan below the target on
-   M mixed 7, lessor 7 and inference 12 (whose full MILP then took 6-10 s more); to a tenth it
-   reached the target in under a second there. Where the window has no such plan (M inference 7,
-   10, 15), a shorter budget hands over sooner: 11 slow M fleets took 75-77 s in all with half the
-   relaxation's time, 79-81 s with once, 83-85 s with twice (two runs each); but L seeds 6, 7, 10
-   took 14.3-14.7 s with once, and with half, seeds 6 and 10 took 19.4 and 19.6 s of their 20.
+1. relax: every 0/1 decision integer, the node counts continuous; a relaxation of the model, so its
+   proven bound bounds the model. Below a gap of RACKS_BELOW_GAP, on models with at most
+   RACKS_AT_MOST rack columns (not scenario solves), the racks' counts stay integer: a fractional
+   72-GPU rack moves nine 8-GPU nodes' capacity and power between pools, which left the bound 1.5e-4
+   to 3.8e-4 above the best plan on M. Not for coarser gaps (slower, for a rounding below such a
+   gap) nor larger models (slower than it helps). That relaxation starts from a plan, the relaxation
+   with every count continuous rounded block by block (its own search for plans was its slow part),
+   whose bound is kept too.
+2. fix: the 0/1 decisions fixed at the relaxation's values, the counts integer again, first each
+   within WINDOW nodes of its relaxed value (HiGHS's root reduced-cost fixing walks every value of
+   every large integer domain after each LP; small domains make this solve take tenths of a second),
+   then, when that misses the target, rounded block by block (planner.block_rounding); free only if
+   neither has a plan. Where the racks stayed integer, blocks go first and round the smallest nodes
+   alone, and the window gets at most WINDOW_AFTER_BLOCKS. The solve aims at FIX_GAP of the gap but
+   stops at the target (a plan within the gap of the bound is proven), within FIX_PER_RELAX times
+   the relaxation's time plus a second.
+3. tighten: a plan within the gap of the relaxation's own incumbent but not of its bound could be
+   proven by a tighter bound: the relaxation is solved again to RELAX_GAPS[1] of the gap, for at most
+   as long as it first took (not where the racks stayed integer: that relaxation is scarcely easier
+   than the MILP that follows).
+
+The measurements behind each choice, and what was tried and dropped, are in the README ("Where the
+time goes", by stop, and "Performance").
 """
 
 from __future__ import annotations
