@@ -155,17 +155,25 @@ def _revenue_slope(inst: Instance, lease: Lease, block: pd.DataFrame) -> float:
     return weight * payment_per_period(inst, lease, block)
 
 
-def break_even_factor(accepted: Instance, lease: Lease, rejected_objective: float, plan: PlanResult,
+def known_equal(plan: PlanResult, other: PlanResult) -> float:
+    """How far apart two plans' objectives may be and still be equal as far as their solves know:
+    each one's proven gap of its value (1e-9 of it when proven exactly, or when it has no bound)."""
+    return sum(max(1e-9, p.mip_gap or 0.0) * max(1.0, abs(p.objective)) for p in (plan, other))
+
+
+def break_even_factor(accepted: Instance, lease: Lease, rejected: PlanResult, plan: PlanResult,
                       solver: str, max_steps: int = 30, **options: Any) -> tuple[float, PlanResult]:
     """Newton on A(f) - R, where A(f) is the best objective with the offer forced in at its price x f.
     A is convex piecewise-linear, so from any start the iterates reach the root from above. The root
     is at least 0 (at price 0 the offer's GPUs earn what idle ones do), so a step below 0 is rounding:
-    it stops at 0 (S mixed seed 2 stepped to -2.5e-15, and the re-solve refused a negative price)."""
+    it stops at 0 (S mixed seed 2 stepped to -2.5e-15, and the re-solve refused a negative price).
+    It stops once A and R are equal within their solves' gaps: asked for 1e-9, solves cut short by a
+    time limit at 3e-6 (S inference seed 3, 20 s each) took all 30 steps, 10 minutes an offer."""
     factor = 1.0
     for _ in range(max_steps):
-        excess = plan.objective - rejected_objective
+        excess = plan.objective - rejected.objective
         slope = _revenue_slope(accepted, lease, _block(plan, lease.name))
-        if abs(excess) <= 1e-9 * max(1.0, abs(rejected_objective)) or slope <= 0 or factor == 0.0:
+        if abs(excess) <= known_equal(plan, rejected) or slope <= 0 or factor == 0.0:
             break
         factor = max(0.0, factor - excess / slope)
         plan = solve(with_price(accepted, lease.name, factor), solver=solver, **options)
@@ -209,7 +217,7 @@ def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gp
     fixed = instances[1] if lease.whole_sites else with_offer(inst, offer, accepted=True, gpus=int(block["gpus"].sum()))
     forced = next(lease for lease in fixed.leases if lease.name == name)
     value = accepted.objective - rejected.objective
-    factor, at_break_even = break_even_factor(fixed, forced, rejected.objective, accepted, solver, **options)
+    factor, at_break_even = break_even_factor(fixed, forced, rejected, accepted, solver, **options)
     economics = unit_economics(inst, forced, block, accepted)
     return OfferEvaluation(
         offer=name, decision=decision(value, lease.signed), value=value,

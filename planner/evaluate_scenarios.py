@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from planner.api import solve
-from planner.evaluate import quoted_price, requested_block, solve_each, with_offer, with_price
+from planner.evaluate import known_equal, quoted_price, requested_block, solve_each, with_offer, with_price
 from planner.instance import Instance, Lease, parse_instance
 from planner.results import PlanResult
 from planner.risk import tail_shares
@@ -100,28 +100,30 @@ def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs",
         probability_of_loss=sum(r["probability"] for r in rows if r["value"] < -1e-9 * max(1.0, abs(r["rejected"]))),
         price_unit=unit,
     )
-    out.break_even_price, out.break_even_checked = _break_even(accepted_inst, lease, rejected.objective, accepted,
+    out.break_even_price, out.break_even_checked = _break_even(accepted_inst, lease, rejected, accepted,
                                                                solver, max_steps, options)
     if without_right and without_right[0].status.has_solution:
         out.termination_right_value = accepted.objective - without_right[0].objective
     return out
 
 
-def _break_even(accepted_inst: Instance, lease: Lease, target: float, plan: PlanResult, solver: str,
+def _break_even(accepted_inst: Instance, lease: Lease, rejected: PlanResult, plan: PlanResult, solver: str,
                 max_steps: int, options: dict) -> tuple[float | None, bool | None]:
     """Newton on F_accepted(f) - F_rejected over the price factor f (F_accepted is a max over plans of
-    functions of f, each piecewise linear), then a re-solve either side to show the decision flips."""
+    functions of f, each piecewise linear), until both are equal within their solves' gaps
+    (planner.evaluate.known_equal), then a re-solve either side to show the decision flips."""
+    target = rejected.objective
     factor = 1.0
     for _ in range(max_steps):
         excess = plan.objective - target
         slope = _slope(accepted_inst, plan, lease.name, factor)
-        if abs(excess) <= 1e-9 * max(1.0, abs(target)) or slope <= 0:
+        if abs(excess) <= known_equal(plan, rejected) or slope <= 0:
             break
         factor = max(factor / 10, factor - excess / slope)  # a price factor stays positive
         plan = solve(with_price(accepted_inst, lease.name, factor), solver=solver, **options)
         if not plan.status.has_solution:
             return None, None
-    if abs(plan.objective - target) > 1e-6 * max(1.0, abs(target)):
+    if abs(plan.objective - target) > max(1e-6 * max(1.0, abs(target)), known_equal(plan, rejected)):
         return None, None
     above, below = (p.objective for p in solve_each(
         [with_price(accepted_inst, lease.name, factor * (1 + FLIP)), with_price(accepted_inst, lease.name, factor * (1 - FLIP))],

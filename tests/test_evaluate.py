@@ -547,3 +547,24 @@ def test_an_offer_for_gpus_that_would_sit_idle_breaks_even_at_zero_without_a_neg
     ev = evaluate_offer(inst, "rent")
     assert ev.value == pytest.approx(7 * 0.1 * 7 * 5)
     assert ev.break_even_price == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_break_even_stops_once_the_plans_are_equal_within_their_solves_gaps(monkeypatch):
+    """Solves cut short by a time limit know their objectives to their gap only. Newton asked for 1e-9 on
+    noise inside that gap and ran all 30 steps (S inference seed 3, 20 s a solve: 10 minutes an offer).
+    Here every solve reports a gap of 1e-5 and objectives 1e-7 off, alternately up and down."""
+    import planner.evaluate as evaluate_module
+
+    real, calls = evaluate_module.solve, []
+
+    def noisy(inst, **options):
+        plan = real(inst, **options)
+        calls.append(plan)
+        plan.objective += (-1) ** len(calls) * 1e-7 * abs(plan.objective)
+        plan.mip_gap = 1e-5
+        return plan
+
+    monkeypatch.setattr(evaluate_module, "solve", noisy)
+    ev = evaluate_offer(parse_instance(POWER_BOUND), "rent")
+    assert len(calls) <= 4  # rejected, accepted, one Newton step (the price is linear in the factor)
+    assert ev.break_even_price == pytest.approx(2.4, rel=1e-4)
