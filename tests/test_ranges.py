@@ -135,6 +135,16 @@ EDGES = {
         d["sites"][0].update(pue=10, inventory={"A": 10**7, "B": 10**7}),
         d["training"][0].update(homogeneous=False, single_site=False, max_units=1e12, value_per_unit_hour=1e6),
         d["leases"][0].update(price_per_gpu_hour=1e6))), 3.8e13),
+    # a mixed run capped at 1e12 units over GPUs of speed 1e-6 and 0.5: the cap's big-M crashed HiGHS
+    # (segfault) until it was capped at what the GPUs reach. All 1,440 B at pace 0.5 (A would slow the
+    # run to 1e-6): 720 units x 2.5 x 730 h
+    "max_units-1e12-speed-1e-6-mixed": ({
+        "name": "big-m", "generations": [
+            {"name": "A", "power_kw": 0.001, "train_speed": 1e-6, "infer_speed": 3},
+            {"name": "B", "power_kw": 1000, "train_speed": 0.5, "infer_speed": 3}],
+        "sites": [{"name": "s", "power_mw": 1e6, "inventory": {"A": 1440, "B": 1440}}],
+        "training": [{"name": "t", "value_per_unit_hour": 2.5, "max_units": 1e12, "homogeneous": False}]},
+        720 * 2.5 * 730),
 }
 
 

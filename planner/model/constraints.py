@@ -171,7 +171,12 @@ def define_training_size(m: PlanModel) -> None:
             m.lm.add_constraints("training_min_units", rows, cols, np.r_[coefs, np.full(len(pick), -run.min_units)],
                                  0.0, INF, n_rows=len(pick), keys=keys)
             if run.max_units is not None:
-                m.lm.add_constraints("training_max_units", rows, cols, np.r_[coefs, np.full(len(pick), -run.max_units)],
+                # no option reaches more units than its GPUs give: a cap above that is the same row with a
+                # big-M of 1e12 (a valid max_units), which crashed HiGHS (segfault)
+                reach = np.bincount(option, weights=np.abs(coefs) * m.lm.bounds()[1][units["var"].to_numpy()],
+                                    minlength=len(pick))
+                cap = np.minimum(run.max_units, reach)
+                m.lm.add_constraints("training_max_units", rows, cols, np.r_[coefs, -cap],
                                      -INF, 0.0, n_rows=len(pick), keys=keys)
 
 
