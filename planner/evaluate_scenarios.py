@@ -49,11 +49,13 @@ def forced(inst: Instance, name: str, gpus: int | None = None, termination: bool
 
 
 def removed(inst: Instance, name: str) -> Instance:
-    """The instance without the offer (and without its lessee's exits, which no longer mean anything)."""
+    """The instance without the offer, its lessee's exits and what scenarios set for it (its price in a
+    scenario), which no longer mean anything."""
     data = inst.model_dump()
     data["leases"] = [x for x in data["leases"] if x["name"] != name]
     for sc in data["uncertainty"]["scenarios"]:
         sc["lessee_exits"].pop(name, None)
+        sc["set"] = {path: value for path, value in sc["set"].items() if path.split(".")[:2] != ["leases", name]}
     return parse_instance(data, f"{inst.name} without {name}")
 
 

@@ -313,3 +313,22 @@ def test_explain_says_when_only_the_shared_first_stage_conflicts():
     assert "first stage they share" in found.lines()[0]
     data["uncertainty"]["reveal_period"] = 0  # nothing shared: each scenario decides on its own
     assert solve(parse_instance(data)).status.has_solution
+
+
+def test_an_offer_priced_by_a_scenario_is_evaluated_without_that_price_when_removed():
+    """The rejected instance drops what scenarios set for the offer: it kept `leases.offer.price_per_gpu_hour`
+    and was refused as an instance with no such lease ('internal error'). 40 GPUs x 730 h x 2 periods at 1.5
+    (low) and 2.0 (high): 87,600 and 116,800, expected 102,200 against nothing."""
+    from planner.evaluate_scenarios import evaluate_under_uncertainty
+
+    inst = parse_instance({
+        "name": "priced-by-scenario", "horizon": {"periods": 2},
+        "generations": [{"name": "H100", "power_kw": 1.0, "node_size": 8, "train_speed": 1.0, "infer_speed": 1.0}],
+        "sites": [{"name": "a", "power_mw": 10, "inventory": {"H100": 80}}],
+        "leases": [{"name": "offer", "price_per_gpu_hour": 2.0, "max_gpus": 40}],
+        "uncertainty": {"scenarios": [
+            {"name": "low", "probability": 0.5, "set": {"leases.offer.price_per_gpu_hour": 1.5}},
+            {"name": "high", "probability": 0.5}]}})
+    ev = evaluate_under_uncertainty(inst, "offer")
+    assert ev.value == pytest.approx(102_200.0, rel=1e-9) and ev.objective_rejected == 0.0
+    assert [row["accepted"] for row in ev.scenarios] == pytest.approx([87_600.0, 116_800.0], rel=1e-9)
