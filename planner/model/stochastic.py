@@ -40,6 +40,13 @@ class StochasticModel:
     def scenario_x(self, x: np.ndarray, s: int) -> np.ndarray:
         return x[self.columns[s]]
 
+    def expected_value(self) -> np.ndarray:
+        """The objective vector of sum_s p_s V_s over the stacked columns: it grows with every scenario's value."""
+        out = np.zeros(self.lm.n_vars)
+        for case, m, cols in zip(self.cases, self.models, self.columns):
+            np.add.at(out, cols, case.probability * m.lm.objective())
+        return out
+
     def node_columns(self) -> np.ndarray:
         """The stacked columns that count allocation nodes, in every scenario."""
         return np.unique(np.concatenate([cols[m.alloc["var"].to_numpy()] for cols, m in zip(self.columns, self.models)]))
