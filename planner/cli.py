@@ -321,7 +321,7 @@ def report(instance: str, result: str | None, html_path: str | None, xlsx_path: 
     if result and (duals or metrics):
         fail("--duals and --metrics apply to a fresh solve: solve with them, then report that RESULT", EXIT_BAD_INPUT)
     if result:
-        doc = read_json(result, "result")
+        doc = read_plan(result, inst, instance)
         violations = check(inst, doc)
         for v in violations:
             click.echo(f"{result}: {v.rule}: {v.message}", err=True)
@@ -446,6 +446,16 @@ def decision_plan(ev: OfferEvaluation | ScenarioEvaluation, inst: Instance, solv
     return solve_plan(chosen, solver=solver)
 
 
+def read_plan(path: str, inst: Instance, instance: str) -> dict:
+    """A result document for `inst`; a plan of another instance is bad input (exit 2): one line, not
+    every rule it breaks."""
+    plan = read_json(path, "result")
+    if plan.get("instance") != inst.name:
+        fail(f"{path}: is a plan for instance {plan.get('instance')!r}, not for {instance} (instance {inst.name!r})",
+             EXIT_BAD_INPUT)
+    return plan
+
+
 def read_json(path: str, what: str) -> dict:
     """A JSON document given on the command line; unreadable or malformed is bad input (exit 2)."""
     try:
@@ -565,10 +575,7 @@ def export(instance: str, output: str) -> None:
 def verify(instance: str, result: str) -> None:
     """Check a RESULT.json plan against INSTANCE, rule by rule, independently of the model."""
     inst = read_instance(instance)
-    plan = read_json(result, "result")
-    if plan.get("instance") != inst.name:  # not a plan for this instance: one line, not every rule it breaks
-        fail(f"{result}: is a plan for instance {plan.get('instance')!r}, not for {instance} (instance {inst.name!r})",
-             EXIT_BAD_INPUT)
+    plan = read_plan(result, inst, instance)
     violations = check(inst, plan)
     for v in violations:
         click.echo(f"{result}: {v.rule}: {v.message}", err=True)

@@ -373,10 +373,12 @@ def test_verify_catches_a_wrong_objective(solved):
     assert f"{out}: objective: " in result.stderr
 
 
-def test_verify_against_the_wrong_instance_says_so_in_one_line(solved, tmp_path):
+@pytest.mark.parametrize("command", [["verify"], ["report", "--html", "r.html"]])
+def test_verify_against_the_wrong_instance_says_so_in_one_line(solved, tmp_path, command):
+    """report exited 1 (a plan breaking rules) where verify exits 2 (bad input): found by fuzzing."""
     _, out = solved
     other = write(tmp_path / "other.yaml", edited(lambda d: d.update(name="other-fleet")))
-    result = invoke("verify", other, out)
+    result = invoke(command[0], other, out, *[str(tmp_path / a) if a.endswith(".html") else a for a in command[1:]])
     assert result.exit_code == 2
     assert result.stderr == (f"planner: {out}: is a plan for instance 'teach-power-bound', not for {other} "
                              f"(instance 'other-fleet')\n")
