@@ -588,14 +588,23 @@ def verify(instance: str, result: str) -> None:
         sys.exit(EXIT_NO_PLAN)
 
 
+def abort_on_interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C outside a solve's own handler (evaluate, sweep, ...; or a second one during `solve`):
+    exit 130 at once, nothing written. At once means os._exit: click turned the KeyboardInterrupt into
+    "Aborted!" and exit 1, and a native solver thread still running aborted the interpreter's exit
+    (C++ terminate, SIGABRT, found by fuzzing `evaluate` and `sweep`)."""
+    click.echo("planner: interrupted; nothing written", err=True)
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
 def main() -> None:
     """Entry point: no Python traceback reaches the user unless PLANNER_DEBUG is set."""
+    signal.signal(signal.SIGINT, abort_on_interrupt)
     try:
         cli(standalone_mode=True)
     except SystemExit:
         raise
-    except KeyboardInterrupt:
-        fail("interrupted", EXIT_INTERRUPTED)
     except Exception as err:  # the last line of defence, reported in one line
         if os.environ.get("PLANNER_DEBUG"):
             raise

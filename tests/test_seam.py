@@ -234,6 +234,25 @@ def test_second_interrupt_aborts_without_writing(tmp_path: Path) -> None:
     assert previous.read_text() == "the previous plan"
 
 
+@pytest.mark.parametrize("command", [["evaluate", "nimbus-ai-signed"], ["sweep", "--vary", "horizon.discount_rate=0:0.1:0.05"]])
+def test_other_commands_stop_at_the_first_interrupt_with_130_and_write_nothing(tmp_path: Path, command: list[str]) -> None:
+    """evaluate hung after a Ctrl-C (waiting for its workers), or died of SIGABRT with "Aborted!" (a solver
+    thread still running at exit); found by fuzzing."""
+    inst = tmp_path / "m.yaml"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_instance.py"), "--size", "M", "--seed", "6",
+                    "-o", str(inst)], check=True, env=ENV)
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen([sys.executable, "-m", "planner", command[0], str(inst), *command[1:], "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path)
+    time.sleep(5.0)  # imports, the model, and into the first solves (each of these runs takes minutes)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted; nothing written" in err and "Aborted" not in err
+    assert not out.exists()
+
+
 def test_an_interrupt_before_any_plan_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     """A scenario solve interrupted before relax-and-fix has a plan (it has no other start with a time
     limit) reports `no_solution`, and neither its warning nor the CLI claim a best plan was found."""
