@@ -160,6 +160,7 @@ def define_training_size(m: PlanModel) -> None:
     these rows per option instead, with the option's binary for y and its units alone: summed over
     the options they are the rows above, and they are much tighter in the LP relaxation (a run
     half-placed at two options can no longer pass max_units at each)."""
+    _, ub = m.lm.bounds()  # this rule adds rows only
     for r, run in enumerate(m.instance.training):
         units = m.units[r]
         sets = m.choices.get(r) or [(None, np.zeros(1), m.placed[[r]])]
@@ -173,7 +174,7 @@ def define_training_size(m: PlanModel) -> None:
             if run.max_units is not None:
                 # no option reaches more units than its GPUs give: a cap above that is the same row with a
                 # big-M of 1e12 (a valid max_units), which crashed HiGHS (segfault)
-                reach = np.bincount(option, weights=np.abs(coefs) * m.lm.bounds()[1][units["var"].to_numpy()],
+                reach = np.bincount(option, weights=np.abs(coefs) * ub[units["var"].to_numpy()],
                                     minlength=len(pick))
                 cap = np.minimum(run.max_units, reach)
                 m.lm.add_constraints("training_max_units", rows, cols, np.r_[coefs, -cap],
