@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,25 +162,42 @@ def known_equal(plan: PlanResult, other: PlanResult) -> float:
     return sum(max(1e-9, p.mip_gap or 0.0) * max(1.0, abs(p.objective)) for p in (plan, other))
 
 
-def break_even_factor(accepted: Instance, lease: Lease, rejected: PlanResult, plan: PlanResult,
-                      solver: str, max_steps: int = 30, **options: Any) -> tuple[float, PlanResult]:
-    """Newton on A(f) - R, where A(f) is the best objective with the offer forced in at its price x f.
-    A is convex piecewise-linear, so from any start the iterates reach the root from above. The root
-    is at least 0 (at price 0 the offer's GPUs earn what idle ones do), so a step below 0 is rounding:
-    it stops at 0 (S mixed seed 2 stepped to -2.5e-15, and the re-solve refused a negative price).
-    It stops once A and R are equal within their solves' gaps: asked for 1e-9, solves cut short by a
-    time limit at 3e-6 (S inference seed 3, 20 s each) took all 30 steps, 10 minutes an offer."""
+def price_root(accepted: Instance, name: str, rejected: PlanResult, plan: PlanResult,
+               slope: Callable[[PlanResult, float], float], lowest: Callable[[float], float],
+               solver: str, max_steps: int, options: dict) -> tuple[float, PlanResult]:
+    """Newton over the offer's price factor f on A(f) - R, A(f) the best objective with offer `name`
+    forced into `accepted` at its price x f, R the rejected plan's; `slope(plan, f)` is dA/df with the
+    plan fixed, and no step goes below `lowest(f)`. It stops once A and R are equal within their solves'
+    gaps: asked for 1e-9, solves cut short by a time limit at 3e-6 (S inference seed 3, 20 s each)
+    took all 30 steps, 10 minutes an offer. It stops at a re-solve without a plan, and returns it."""
     factor = 1.0
     for _ in range(max_steps):
         excess = plan.objective - rejected.objective
-        slope = _revenue_slope(accepted, lease, _block(plan, lease.name))
-        if abs(excess) <= known_equal(plan, rejected) or slope <= 0 or factor == 0.0:
+        if abs(excess) <= known_equal(plan, rejected) or factor == 0.0:
             break
-        factor = max(0.0, factor - excess / slope)
-        plan = solve(with_price(accepted, lease.name, factor), solver=solver, **options)
+        step = slope(plan, factor)
+        if step <= 0:
+            break
+        factor = max(lowest(factor), factor - excess / step)
+        plan = solve(with_price(accepted, name, factor), solver=solver, **options)
         if not plan.status.has_solution:
-            raise RuntimeError(f"re-solve at price factor {factor:g} returned {plan.status.value}")
+            break
     return factor, plan
+
+
+def break_even_factor(accepted: Instance, lease: Lease, rejected: PlanResult, plan: PlanResult,
+                      solver: str, max_steps: int = 30, **options: Any) -> tuple[float, PlanResult]:
+    """The price factor at which the offer's block is worth its best alternative. A is convex
+    piecewise-linear, so from any start the iterates reach the root from above. The root is at least 0
+    (at price 0 the offer's GPUs earn what idle ones do), so a step below 0 is rounding: it stops at 0
+    (S mixed seed 2 stepped to -2.5e-15, and the re-solve refused a negative price)."""
+    def slope(at: PlanResult, _factor: float) -> float:
+        return _revenue_slope(accepted, lease, _block(at, lease.name))
+
+    factor, at_root = price_root(accepted, lease.name, rejected, plan, slope, lambda _f: 0.0, solver, max_steps, options)
+    if not at_root.status.has_solution:
+        raise RuntimeError(f"re-solve at price factor {factor:g} returned {at_root.status.value}")
+    return factor, at_root
 
 
 def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gpus: int | None = None,

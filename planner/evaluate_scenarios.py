@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.api import solve
-from planner.evaluate import known_equal, quoted_price, requested_block, solve_each, with_offer, with_price
+from planner.evaluate import known_equal, price_root, quoted_price, requested_block, solve_each, with_offer, with_price
 from planner.instance import Instance, Lease, parse_instance
 from planner.results import PlanResult
 from planner.risk import tail_shares
@@ -111,21 +110,15 @@ def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs",
 
 def _break_even(accepted_inst: Instance, lease: Lease, rejected: PlanResult, plan: PlanResult, solver: str,
                 max_steps: int, options: dict) -> tuple[float | None, bool | None]:
-    """Newton on F_accepted(f) - F_rejected over the price factor f (F_accepted is a max over plans of
-    functions of f, each piecewise linear), until both are equal within their solves' gaps
-    (planner.evaluate.known_equal), then a re-solve either side to show the decision flips."""
+    """Newton on F_accepted(f) - F_rejected over the price factor f (planner.evaluate.price_root; F_accepted
+    is a max over plans of functions of f, each piecewise linear, so steps may overshoot: a step goes at
+    most to a tenth of the factor, which stays positive), then a re-solve either side to show the
+    decision flips."""
     target = rejected.objective
-    factor = 1.0
-    for _ in range(max_steps):
-        excess = plan.objective - target
-        slope = _slope(accepted_inst, plan, lease.name, factor)
-        if abs(excess) <= known_equal(plan, rejected) or slope <= 0:
-            break
-        factor = max(factor / 10, factor - excess / slope)  # a price factor stays positive
-        plan = solve(with_price(accepted_inst, lease.name, factor), solver=solver, **options)
-        if not plan.status.has_solution:
-            return None, None
-    if abs(plan.objective - target) > max(1e-6 * max(1.0, abs(target)), known_equal(plan, rejected)):
+    factor, plan = price_root(accepted_inst, lease.name, rejected, plan,
+                              lambda at, f: _slope(accepted_inst, at, lease.name, f), lambda f: f / 10,
+                              solver, max_steps, options)
+    if not plan.status.has_solution or abs(plan.objective - target) > max(1e-6 * max(1.0, abs(target)), known_equal(plan, rejected)):
         return None, None
     above, below = (p.objective for p in solve_each(
         [with_price(accepted_inst, lease.name, factor * (1 + FLIP)), with_price(accepted_inst, lease.name, factor * (1 - FLIP))],
