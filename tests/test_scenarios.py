@@ -147,6 +147,45 @@ def test_whole_site_lease_ended_early():
     assert r.to_dict()["lease_ends"] == [{"lease": "W", "period": 2, "by": "operator"}]
 
 
+RETIRED_AT_2 = [{"name": "S", "power_mw": 1, "inventory": {"G": 10}, "deliveries": [{"period": 2, "generation": "G", "gpus": -10}]}]
+HALVED_AT_2 = [{"name": "S", "power_mw": 1, "inventory": {"G": 10}, "deliveries": [{"period": 2, "generation": "G", "gpus": -5}]}]
+SERVE_3 = [{"name": "app", "demand": [{"units": 10, "value_per_unit_hour": 3}]}]
+
+
+@pytest.mark.parametrize("solver", ["highs", "scip"])
+def test_a_lease_that_may_end_before_a_retirement_is_taken_and_ended(solver):
+    """The fleet retires at 2; the lease (10/GPU-hour, endable from 1, fee 8) holds its block before its end
+    only: take it, end it at 2 -> 10*10*2 - 8 = 192 (reject: serve 3*10*2 = 60). The block was bounded by
+    the inventory over the whole term (0), so the plan said optimal at 60."""
+    lease = {"name": "A", "price_per_gpu_hour": 10, "max_gpus": 10, "termination": {"fee": 8}}
+    r = solve(parse_instance(instance(sites=RETIRED_AT_2, inference=SERVE_3, leases=[lease])), solver=solver)
+    assert r.objective == pytest.approx(192)
+    assert r.to_dict()["lease_ends"] == [{"lease": "A", "period": 2, "by": "operator"}]
+
+
+@pytest.mark.parametrize("solver", ["highs", "scip"])
+def test_a_whole_site_lease_ended_before_half_the_site_retires(solver):
+    """Half the site retires at 2; a whole-site lease (10/GPU-hour, endable, fee 8) holds every GPU only
+    while it runs: take it, end it at 2, serve the 5 left -> 10*10*2 - 8 + 3*5*2 = 222 (reject: 60 + 30 = 90)."""
+    lease = {"name": "W", "price_per_gpu_hour": 10, "whole_sites": True, "termination": {"fee": 8}}
+    r = solve(parse_instance(instance(sites=HALVED_AT_2, inference=SERVE_3, leases=[lease])), solver=solver)
+    assert r.objective == pytest.approx(222)
+    assert r.to_dict()["lease_ends"] == [{"lease": "W", "period": 2, "by": "operator"}]
+
+
+def test_a_signed_lease_whose_lessee_exits_before_a_retirement_is_feasible():
+    """Signed, 2/GPU-hour, all 10 GPUs; in `gone` the fleet retires at 2 and the lessee leaves at 2 (40),
+    in `stay` it runs the term (80): F = 0.5*40 + 0.5*80 = 60. Was called infeasible."""
+    lease = {"name": "A", "price_per_gpu_hour": 2, "max_gpus": 10, "all_or_nothing": True, "signed": True}
+    unc = {"scenarios": [
+        {"name": "gone", "probability": 0.5, "set": {"sites.S.deliveries": RETIRED_AT_2[0]["deliveries"]}, "lessee_exits": {"A": 2}},
+        {"name": "stay", "probability": 0.5},
+    ]}
+    r = solve(parse_instance(instance(leases=[lease], uncertainty=unc)))
+    assert r.objective == pytest.approx(60)
+    assert scenario_values(r) == pytest.approx({"gone": 40, "stay": 80})
+
+
 def deterministic(data: dict) -> dict:
     return {k: v for k, v in data.items() if k != "uncertainty"}
 

@@ -238,7 +238,7 @@ def define_lease_signed(m: PlanModel) -> None:
 
 def define_lease_whole_sites(m: PlanModel) -> None:
     """whole_sites: accepted => the lease holds every usable node of its generations at its sites in
-    every term period (x[g,s] = N[g,s,t] * a), and nothing else runs there while it runs:
+    every term period while it runs (held[g,s,t] = N[g,s,t] * active[t]), and nothing else runs there:
     sum of other consumers' x[g',s,t] + N[g',s,t] * active[t] <= N[g',s,t] for every generation g',
     where active[t] = a - (ended by t), and no row from the lessee's exit on."""
     inst = m.instance
@@ -251,14 +251,15 @@ def define_lease_whole_sites(m: PlanModel) -> None:
         gens, sites, window = inst.allowed_generations(lease), inst.allowed_sites(lease), list(range(inst.window(lease).start, stop))
         gi, si, ti = np.nonzero(m.nodes[np.ix_(gens, sites, window)])
         g, s, t = (np.asarray(v, dtype=np.int64)[i] for v, i in ((gens, gi), (sites, si), (window, ti)))
-        cells = m.cells("lease", k)
-        var_of = dict(zip(zip(cells["g"], cells["s"]), cells["var"]))
-        held = np.array([var_of.get(key, -1) for key in zip(g, s)], dtype=np.int64)
+        mine = u[(u["use"] == "lease") & (u["consumer"] == k)]
+        var_of = dict(zip(zip(mine["g"], mine["s"], mine["t"]), mine["var"]))
+        held = np.array([var_of.get(key, -1) for key in zip(g, s, t)], dtype=np.int64)
         n = len(g)
         has = held >= 0
+        r, c, v = _active(m, k, t)
         m.lm.add_constraints(
-            "lease_whole_sites_every_gpu", np.r_[np.arange(n)[has], np.arange(n)], np.r_[held[has], np.full(n, m.accepted[k])],
-            np.r_[np.ones(has.sum()), -m.nodes[g, s, t]], 0.0, 0.0, n_rows=n,
+            "lease_whole_sites_every_gpu", np.r_[np.arange(n)[has], r], np.r_[held[has], c],
+            np.r_[np.ones(has.sum()), -m.nodes[g, s, t][r] * v], 0.0, 0.0, n_rows=n,
             keys=pd.DataFrame({"lease": k, "g": g, "s": s, "t": t}),
         )
         others = u[u["s"].isin(sites) & u["t"].isin(window) & ~((u["use"] == "lease") & (u["consumer"] == k))]

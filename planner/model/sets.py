@@ -100,15 +100,32 @@ def _size_cap(inst: Instance, c: TrainingRun | Lease, gens: list[int]) -> np.nda
     return cap
 
 
-def allocation_table(inst: Instance, nodes: np.ndarray) -> pd.DataFrame:
-    """Eligible (consumer, generation, site[, period]) cells with their node upper bound."""
+def earliest_ends(inst: Instance, exits: dict[int, int], reveal: int) -> dict[int, int]:
+    """Lease index -> the first period at which it may end early (the operator's right, or the lessee's
+    exit in this scenario): its block needs to fit the inventory only before that period."""
+    ends = {}
+    for k, lease in enumerate(inst.leases):
+        periods = operator_ends(inst, lease, reveal) + ([exits[k]] if k in exits else [])
+        if periods:
+            ends[k] = min(periods)
+    return ends
+
+
+def allocation_table(inst: Instance, nodes: np.ndarray, ends: dict[int, int] | None = None) -> pd.DataFrame:
+    """Eligible (consumer, generation, site[, period]) cells with their node upper bound: the nodes
+    usable in every period the consumer surely holds them (for a lease that may end, see `ends`,
+    from planner.model.sets.earliest_ends, the periods before its earliest end, at least the first)."""
+    ends = ends or {}
     frames = []
     for use, consumers in zip(USES, (inst.training, inst.inference, inst.leases)):
         for k, c in enumerate(consumers):
             gens, sites, window = inst.allowed_generations(c), inst.allowed_sites(c), inst.window(c)
             if not gens or not sites:
                 continue
-            block = nodes[np.ix_(gens, sites, list(window))]
+            surely = window
+            if use == "lease" and k in ends:
+                surely = range(window.start, max(ends[k], window.start + 1))
+            block = nodes[np.ix_(gens, sites, list(surely))]
             if use == "inference":
                 gi, si, ti = np.nonzero(block)
                 ub, t0 = block[gi, si, ti], np.asarray(window)[ti]
@@ -151,7 +168,8 @@ def create_sets(inst: Instance, bound_scale: float = 1.0, alloc: pd.DataFrame | 
     node_mw = it_mw[:, None] * np.array([s.pue for s in sites])[None, :]
     lm = LinearModel()
     if alloc is None:
-        alloc = allocation_table(inst, nodes * bound_scale if bound_scale != 1.0 else nodes)
+        alloc = allocation_table(inst, nodes * bound_scale if bound_scale != 1.0 else nodes,
+                                 earliest_ends(inst, exits or {}, reveal))
     alloc = alloc.reset_index(drop=True)
     alloc["var"] = lm.add_variables(
         "nodes", len(alloc), 0.0, alloc["ub"].to_numpy(), integer=True,

@@ -23,7 +23,7 @@ import pandas as pd
 from planner.instance import Instance
 from planner.model import build_model
 from planner.model.linear import INF, Family, LinearModel
-from planner.model.sets import CELL_KEYS, PlanModel, allocation_table
+from planner.model.sets import CELL_KEYS, PlanModel, allocation_table, earliest_ends
 from planner.scenarios import Case, cases, reveal_period
 
 
@@ -63,10 +63,11 @@ def shared_cells(inst: Instance, alloc: pd.DataFrame, reveal: int) -> np.ndarray
     return lease | training | inference
 
 
-def common_cells(all_cases: list[Case]) -> tuple[pd.DataFrame, np.ndarray]:
+def common_cells(all_cases: list[Case], reveal: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The union of the scenarios' allocation cells (their keys), and each cell's bound per scenario
     (cells x scenarios, 0 where a scenario has no such cell)."""
-    tables = [allocation_table(c.instance, c.instance.usable_nodes()).assign(case=i) for i, c in enumerate(all_cases)]
+    tables = [allocation_table(c.instance, c.instance.usable_nodes(), earliest_ends(c.instance, c.exits, reveal)).assign(case=i)
+              for i, c in enumerate(all_cases)]
     both = pd.concat(tables, ignore_index=True)
     ub = both.pivot_table(index=CELL_KEYS, columns="case", values="ub", aggfunc="max", fill_value=0.0, sort=False)
     ub = ub.reindex(columns=range(len(all_cases)), fill_value=0.0)
@@ -77,7 +78,7 @@ def build_stochastic(inst: Instance) -> StochasticModel:
     """One model per scenario on the common cells, stacked with the first stage merged, then F."""
     all_cases = cases(inst)
     reveal = reveal_period(inst)
-    cells, ub = common_cells(all_cases)
+    cells, ub = common_cells(all_cases, reveal)
     shared = shared_cells(inst, cells, reveal)
     models = [build_model(c.instance, alloc=cells.assign(ub=ub[:, i]), exits=c.exits, reveal=reveal)
               for i, c in enumerate(all_cases)]
