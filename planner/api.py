@@ -241,7 +241,7 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
     if metrics and result.status.has_solution:
         # the warm start (computed only without a time limit) is exactly V': the first stage without uncertainty, completed
         kept = start.objective if start is not None else None
-        found = value_of_information(inst, result.objective, solver, replace(options, progress=False), workers,
+        found = value_of_information(inst, result, solver, replace(options, progress=False), workers,
                                      cluster, kept)
         result.uncertainty |= {"evpi": found["evpi"], "vss": found["vss"]}
         result.warnings += found["notes"]

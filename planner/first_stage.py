@@ -24,6 +24,7 @@ from planner.solvers import SolveOptions, Solver, SolverReport, Status
 class Completion:
     plan: SolverReport | None  # a plan of the stacked model (x in its columns, objective F)
     infeasible: str | None = None  # else: the scenario where the first stage has no completion
+    proven: bool = False  # every scenario's re-solve proven optimal (within the gap), so F is the best completion's
 
 
 def first_stage_values(sm: StochasticModel, plan: PlanResult) -> np.ndarray:
@@ -46,7 +47,7 @@ def complete(sm: StochasticModel, first: np.ndarray, backend: Solver, options: S
     """Each scenario re-optimised with the first stage fixed at `first` (its time limit split evenly)."""
     begin = time.perf_counter()
     x = np.zeros(sm.lm.n_vars)
-    values = []
+    values, proven = [], True
     each = None if options.time_limit is None else options.time_limit / len(sm.models)
     for case, m, cols in zip(sm.cases, sm.models, sm.columns):
         local = np.flatnonzero(cols < len(first))
@@ -56,6 +57,7 @@ def complete(sm: StochasticModel, first: np.ndarray, backend: Solver, options: S
             return Completion(None, case.name if report.status == Status.INFEASIBLE else None)
         x[cols] = report.x
         values.append(report.objective)
+        proven &= report.status == Status.OPTIMAL
     values = np.array(values)
     p = np.array([c.probability for c in sm.cases])
     unc = sm.instance.uncertainty
@@ -64,4 +66,5 @@ def complete(sm: StochasticModel, first: np.ndarray, backend: Solver, options: S
         x[eta] = value_at_risk(values, p, unc.cvar_alpha) / scale
         x[short] = np.maximum(0.0, x[eta] - values / scale)
     objective = risk_objective(values, p, unc.cvar_alpha, unc.risk_weight)
-    return Completion(SolverReport(backend.name, Status.FEASIBLE, x, objective, seconds=time.perf_counter() - begin))
+    return Completion(SolverReport(backend.name, Status.FEASIBLE, x, objective, seconds=time.perf_counter() - begin),
+                      proven=proven)

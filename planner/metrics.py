@@ -4,6 +4,8 @@ worth, each from one more solve per scenario.
 - EVPI = F(V*) - F(plan), V*_s the optimum of scenario s alone (its exits, reveal period 0).
 - VSS = F(plan) - F(V'), V' the plan that keeps the first stage of the file's instance solved without
   `uncertainty` and re-optimises the rest in each scenario (None, with a note, where that is infeasible).
+- Both need the plan and every solve they rest on proven optimal; with a time limit (each solve gets it)
+  a solve cut short makes its metric None, with a note.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from planner.instance import Instance, parse_instance
 from planner.model.stochastic import build_stochastic
 from planner.results import PlanResult
 from planner.risk import risk_objective
-from planner.solvers import SolveOptions, get_solver
+from planner.solvers import SolveOptions, Status, get_solver
 
 
 def alone(inst: Instance, name: str, reveal: int = 0) -> Instance:
@@ -30,47 +32,55 @@ def alone(inst: Instance, name: str, reveal: int = 0) -> Instance:
     return parse_instance(data, f"{inst.name} (scenario {name})")
 
 
-def perfect_information_value(data: dict, name: str, solver: str, gap: float) -> float | None:
-    """V*_s: the optimum of one scenario known in advance (module level: it runs in worker processes)."""
+def perfect_information_value(data: dict, name: str, solver: str, gap: float,
+                              time_limit: float | None) -> tuple[float | None, bool]:
+    """V*_s, the optimum of one scenario known in advance, and whether it was proven (module level: it
+    runs in worker processes)."""
     from planner.api import solve
 
-    result = solve(alone(parse_instance(data), name), solver=solver, gap=gap)
-    return result.objective if result.status.has_solution else None
+    result = solve(alone(parse_instance(data), name), solver=solver, gap=gap, time_limit=time_limit)
+    return (result.objective if result.status.has_solution else None), result.status == Status.OPTIMAL
 
 
-def value_of_information(inst: Instance, plan_objective: float, solver: str, options: SolveOptions,
+def value_of_information(inst: Instance, plan: PlanResult, solver: str, options: SolveOptions,
                          workers: int | None = 1, cluster: str | None = None,
                          kept: float | None = None) -> dict[str, Any]:
-    """{"evpi", "vss", "notes"} for an instance with `uncertainty` whose optimal plan is worth `plan_objective`.
-    The perfect-information solves (one per scenario) go through planner.batch (`workers`, `cluster`).
-    `kept`: F(V') when the caller has it already (the extensive form's warm start is that plan)."""
+    """{"evpi", "vss", "notes"} for an instance with `uncertainty` and its plan. Each rests on solves
+    proven optimal, or it is None with a note saying which solve was cut short: a time limit (each
+    solve gets it, as in evaluate) makes V* and V' lower bounds only, and no difference of them is
+    reported as EVPI or VSS. The perfect-information solves (one per scenario) go through
+    planner.batch (`workers`, `cluster`). `kept`: F(V') when the caller has it already, proven (the
+    extensive form's warm start is that plan)."""
     from planner.api import solve
 
+    if plan.status != Status.OPTIMAL:
+        return {"evpi": None, "vss": None,
+                "notes": [f"EVPI and VSS not computed: the plan is {plan.status.value}, not proven optimal"]}
     unc = inst.uncertainty
     p = np.array([sc.probability for sc in unc.scenarios])
     data = inst.model_dump()
-    best = run_batch(functools.partial(perfect_information_value, data, solver=solver, gap=options.gap),
+    best = run_batch(functools.partial(perfect_information_value, data, solver=solver, gap=options.gap,
+                                       time_limit=options.time_limit),
                      [sc.name for sc in unc.scenarios], workers=workers, cluster=cluster)
-    notes = [f"scenario {sc.name} alone has no plan: EVPI undefined" for sc, v in zip(unc.scenarios, best) if v is None]
-    evpi = None if notes else risk_objective(np.array(best), p, unc.cvar_alpha, unc.risk_weight) - plan_objective
+    notes = [f"scenario {sc.name} alone has no plan: EVPI undefined" for sc, (v, _) in zip(unc.scenarios, best) if v is None]
+    notes += [f"EVPI not computed: scenario {sc.name} alone was not proven optimal within the time limit"
+              for sc, (v, proven) in zip(unc.scenarios, best) if v is not None and not proven][:1]
+    evpi = None if notes else risk_objective(np.array([v for v, _ in best]), p, unc.cvar_alpha, unc.risk_weight) - plan.objective
     if kept is not None:
-        return {"evpi": evpi, "vss": plan_objective - kept, "notes": notes}
+        return {"evpi": evpi, "vss": plan.objective - kept, "notes": notes}
     plain = inst.model_copy(update={"uncertainty": None})
     base = solve(plain, solver=solver, gap=options.gap, time_limit=options.time_limit)
     if not base.status.has_solution:
         return {"evpi": evpi, "vss": None, "notes": [*notes, "the instance without uncertainty has no plan: VSS undefined"]}
-    kept, missing = keep_first_stage(inst, base, solver, options)
-    if missing is not None:
+    if base.status != Status.OPTIMAL:
         return {"evpi": evpi, "vss": None,
-                "notes": [*notes, f"scenario {missing}: the first stage of the plan without uncertainty is infeasible, VSS undefined"]}
-    return {"evpi": evpi, "vss": plan_objective - kept, "notes": notes}
-
-
-def keep_first_stage(inst: Instance, plan: PlanResult, solver: str, options: SolveOptions) -> tuple[float | None, str | None]:
-    """F of the best plan whose first stage is `plan`'s; or (None, the scenario where that first stage
-    has no completion)."""
+                "notes": [*notes, "VSS not computed: the plan without uncertainty was not proven optimal within the time limit"]}
     sm = build_stochastic(inst)
-    done = complete(sm, first_stage_values(sm, plan), get_solver(solver), options)
-    if done.plan is None:
-        return None, done.infeasible or "(no plan within the time limit)"
-    return done.plan.objective, None
+    done = complete(sm, first_stage_values(sm, base), get_solver(solver), options)
+    if done.infeasible is not None:
+        return {"evpi": evpi, "vss": None, "notes": [
+            *notes, f"scenario {done.infeasible}: the first stage of the plan without uncertainty is infeasible, VSS undefined"]}
+    if done.plan is None or not done.proven:
+        return {"evpi": evpi, "vss": None,
+                "notes": [*notes, "VSS not computed: completing the first stage without uncertainty was not proven optimal within the time limit"]}
+    return {"evpi": evpi, "vss": plan.objective - done.plan.objective, "notes": notes}

@@ -137,6 +137,26 @@ def test_evpi_and_vss_by_hand():
     assert d["evpi"] == pytest.approx(10) and d["vss"] == pytest.approx(25)
 
 
+def test_evpi_and_vss_rest_on_proven_solves_only(monkeypatch):
+    """A time limit binds every solve of --metrics, and a solve cut short gives a lower bound, not a value:
+    the metric is then None with a note (`solve --time-limit 5 --metrics` ran over 100 s on M seed 3 with 3
+    scenarios, its perfect-information solves unlimited)."""
+    from dataclasses import replace
+
+    from planner import metrics
+    from planner.solvers import SolveOptions, Status
+
+    inst = parse_instance(with_reveal(1))
+    plan = solve(inst)
+    options = SolveOptions(time_limit=5.0, gap=1e-6)
+    cut_short = metrics.value_of_information(inst, replace(plan, status=Status.FEASIBLE), "highs", options)
+    assert cut_short["evpi"] is None and cut_short["vss"] is None and "not proven optimal" in cut_short["notes"][0]
+    monkeypatch.setattr(metrics, "perfect_information_value", lambda *a, **k: (plan.objective + 10, False))
+    found = metrics.value_of_information(inst, plan, "highs", options)
+    assert found["evpi"] is None and found["vss"] == pytest.approx(25)
+    assert any("EVPI not computed" in note for note in found["notes"])
+
+
 def test_whole_site_lease_ended_early():
     """A whole-site lease paying 10 a period over 4, endable from 2 for a fee of 1, against a run in periods
     2-3 worth 2*10 a period: end at 2 -> 20 + 40 - 1 = 59 (keep: 40; reject: 40)."""
