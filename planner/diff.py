@@ -55,15 +55,18 @@ def _delta(x: float | None, y: float | None) -> dict:
 
 
 def _split(doc: dict) -> dict[tuple[str, str, str], float]:
-    """GPUs per (site, generation, use), averaged over periods.
+    """GPUs per (site, generation, use), averaged over periods, and with scenarios (SPEC section 6) their
+    expectation: each scenario's rows weighted by its probability (summed, they counted the fleet once
+    per scenario).
 
     Results list every usable GPU (idle rows included), so the last period seen + 1 is the horizon.
     """
     rows = doc["allocations"]
     periods = 1 + max((r["period"] for r in rows), default=0)
+    probability = {s["name"]: s["probability"] for s in doc.get("scenarios") or []}
     total: dict[tuple[str, str, str], float] = defaultdict(float)
     for r in rows:
-        total[(r["site"], r["generation"], r["use"])] += r["gpus"]
+        total[(r["site"], r["generation"], r["use"])] += r["gpus"] * probability.get(r.get("scenario"), 1.0)
     return {key: gpus / periods for key, gpus in total.items()}
 
 

@@ -23,7 +23,7 @@ from planner.files import write_output
 from planner.instance import Instance, InstanceError, parse_instance
 from planner.paths import set_path
 from planner.report import money
-from planner.results import TERMS
+from planner.results import TERMS, PlanResult
 
 if TYPE_CHECKING:  # matplotlib costs ~0.4 s, which no other command (nor a sweep without a plot) should pay
     from matplotlib.figure import Figure
@@ -108,6 +108,16 @@ def _point(data: dict, settings: Iterable[tuple[str, float]]) -> dict:
     return data
 
 
+def expected_gpus(result: PlanResult) -> pd.Series:
+    """Each allocation row's GPUs, weighted by its scenario's probability with scenarios (SPEC section 6):
+    summed, the rows counted the fleet once per scenario."""
+    gpus = result.allocations["gpus"].astype(float)
+    if "scenario" not in result.allocations:
+        return gpus
+    probability = {s["name"]: s["probability"] for s in result.uncertainty["scenarios"]}
+    return gpus * result.allocations["scenario"].map(probability)
+
+
 def _solve_point(data: dict, solver: str, **options: Any) -> dict:
     """One row of the frame (without the parameter value): status, objective, breakdown, split, accepted leases."""
     empty = {c: math.nan for c in NUMERIC} | {"accepted": "", "note": ""}
@@ -118,7 +128,7 @@ def _solve_point(data: dict, solver: str, **options: Any) -> dict:
     result = solve(inst, solver=solver, **options)
     if not result.status.has_solution:
         return empty | {"status": result.status.value}
-    per_use = result.allocations.groupby("use")["gpus"].sum().reindex(list(USES), fill_value=0) / inst.T
+    per_use = expected_gpus(result).groupby(result.allocations["use"]).sum().reindex(list(USES), fill_value=0) / inst.T
     leases = result.leases
     return {
         "status": result.status.value,

@@ -172,3 +172,28 @@ def test_deeply_nested_result_exits_2(tmp_path):
         out = CliRunner().invoke(cli, command)
         assert out.exit_code == 2, out.output
         assert "nested deeper than" in out.stderr
+
+
+def scenario_result(p_none: float) -> dict:
+    """TINY at price 1 under two scenarios: `none` has no chat demand (the run takes all 10 GPUs), `full`
+    the usual 4 units (chat 4 GPUs, run 6)."""
+    data = copy.deepcopy(TINY)
+    data["uncertainty"] = {"scenarios": [
+        {"name": "none", "probability": p_none, "set": {"inference.chat.demand_scale": [0, 0]}},
+        {"name": "full", "probability": 1 - p_none},
+    ]}
+    return solve(parse_instance(data)).to_dict()
+
+
+def test_with_scenarios_the_split_is_the_expected_one_and_the_sweep_agrees():
+    """p(none) 0.25: chat 0.75 x 4 = 3 GPUs, run 0.25 x 10 + 0.75 x 6 = 7; p(none) 0.5: chat 2, run 8.
+    Summed over scenarios both read chat 4 and run 16 GPUs (of 10), and the diff showed no change."""
+    from planner.sweep import sweep
+
+    d = diff_results(scenario_result(0.25), scenario_result(0.5))
+    moved = {r["use"]: (r["gpus_a"], r["gpus_b"]) for r in d["gpus"]}
+    assert moved == {"inference": pytest.approx((3, 2)), "training": pytest.approx((7, 8))}
+    data = copy.deepcopy(TINY) | {"uncertainty": {"scenarios": [
+        {"name": "none", "probability": 0.25, "set": {"inference.chat.demand_scale": [0, 0]}}, {"name": "full", "probability": 0.75}]}}
+    row = sweep(parse_instance(data), [("sites.hall.power_mw", [1.0])], workers=1, progress=False).iloc[0]
+    assert (row["gpus_inference"], row["gpus_training"], row["gpus_idle"]) == pytest.approx((3, 7, 0))
