@@ -90,11 +90,18 @@ def output_problem(path: Path, protected: list[str]) -> str | None:
 
 
 def check_outputs(paths: list[Path], protected: list[str]) -> None:
-    """Refuse (exit 2) the first output path that cannot be written."""
+    """Refuse (exit 2) the first output path that cannot be written, and two outputs of one command
+    given one regular file (the second silently replaced the first)."""
+    files: dict[str, Path] = {}
     for path in paths:
         problem = output_problem(path, protected)
         if problem:
             fail(f"{path}: {problem}", EXIT_BAD_INPUT)
+        if path.exists() and not path.is_file():
+            continue  # a device or pipe (/dev/null) may take several outputs
+        same = files.setdefault(os.path.realpath(path), path)
+        if same is not path:
+            fail(f"{path}: given for two outputs (also as {same}); give each its own file", EXIT_BAD_INPUT)
 
 
 def write_output(path: Path, content: str | bytes, protected: list[str]) -> None:
@@ -145,12 +152,12 @@ def emit(text: str | bytes, output: str | None, protected: list[str]) -> None:
         say(text)
 
 
-def needs_file(fmt: str, output: str | None) -> None:
+def needs_file(fmt: str, output: str | None, option: str = "--format xlsx writes an Excel workbook: give --output") -> None:
     """A workbook is binary: refuse, before any work, an output that would garble a terminal or that Excel
-    would not open (and that a slip of the keyboard could have aimed at an instance file)."""
+    would not open (and that a slip of the keyboard could have aimed at an instance file). `option`
+    says, in the command's own words, where the FILE.xlsx goes."""
     if fmt == "xlsx" and not (output and output.lower().endswith(".xlsx")):
-        fail(f"--format xlsx writes an Excel workbook: give --output FILE.xlsx (got {output or 'stdout'})",
-             EXIT_BAD_INPUT)
+        fail(f"{option} FILE.xlsx (got {output or 'stdout'})", EXIT_BAD_INPUT)
 
 
 def plan_document(doc: dict, inst: Instance, fmt: str) -> str | bytes:
@@ -314,7 +321,9 @@ def report(instance: str, result: str | None, html_path: str | None, xlsx_path: 
     if not (html_path or xlsx_path):
         fail("give --html FILE and/or --xlsx FILE", EXIT_BAD_INPUT)
     if xlsx_path:
-        needs_file("xlsx", xlsx_path)
+        needs_file("xlsx", xlsx_path, "--xlsx writes an Excel workbook: give")
+    protected = [instance, *([result] if result else [])]
+    check_outputs([Path(p) for p in (html_path, xlsx_path) if p], protected)
     inst = read_instance(instance)
     if metrics and inst.uncertainty is None:
         fail(f"{instance}: --metrics needs scenarios (an `uncertainty` section, SPEC section 6)", EXIT_BAD_INPUT)
@@ -334,7 +343,6 @@ def report(instance: str, result: str | None, html_path: str | None, xlsx_path: 
         except VerificationError as err:
             fail(f"the {solver} plan for {instance} FAILED independent verification; not reporting it:\n{err}",
                  EXIT_NO_PLAN)
-    protected = [instance, *([result] if result else [])]
     for path, fmt in ((html_path, "html"), (xlsx_path, "xlsx")):
         if path:
             write_output(Path(path), plan_document(doc, inst, fmt), protected)
@@ -483,7 +491,8 @@ def read_json(path: str, what: str) -> dict:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
               help="The table's format: CSV, or an Excel workbook (sheets Summary, Sweep).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Table file [default: INSTANCE-stem.sweep.FORMAT].")
-@click.option("--plot", "png", type=click.Path(dir_okay=False), help="PNG file [default: next to the table].")
+@click.option("--plot", "png", type=click.Path(dir_okay=False),
+              help="Plot file, PNG, SVG or PDF by its suffix [default: a PNG next to the table].")
 def sweep(instance: str, vary: tuple[str, ...], solver: str, time_limit: float | None, threads: int | None,
           progress: bool | None, workers: int | None, cluster: str | None, fmt: str, output: str | None,
           png: str | None) -> None:
@@ -496,6 +505,10 @@ def sweep(instance: str, vary: tuple[str, ...], solver: str, time_limit: float |
     csv_path = Path(output or f"{Path(instance).stem}.sweep.{fmt}")
     png_path = Path(png or csv_path.with_suffix(".png"))
     check_outputs([csv_path, png_path], [instance])
+    try:
+        sweeps.plot_format(png_path)
+    except ValueError as err:
+        fail(f"--plot {err}", EXIT_BAD_INPUT)
     try:
         axes = [sweeps.parse_vary(text) for text in vary]
         with batch_errors():
@@ -563,7 +576,7 @@ def import_(workbook_path: str, output: str) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="The workbook to write (.xlsx).")
 def export(instance: str, output: str) -> None:
     """Write INSTANCE as an Excel workbook in the template `planner import` reads."""
-    needs_file("xlsx", output)
+    needs_file("xlsx", output, "export writes an Excel workbook: give -o")
     inst = read_instance(instance)
     write_output(Path(output), workbook.export_workbook(inst), [instance])
     click.echo(f"{output}: workbook of {inst.name}")

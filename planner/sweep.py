@@ -153,8 +153,20 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in NUMERIC})
 
 
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def plot_format(path: str | Path) -> str:
+    """The plot's format, from its file's suffix (PNG without one); ValueError for any other suffix."""
+    suffix = Path(path).suffix.lstrip(".").lower() or "png"
+    if suffix not in PLOT_FORMATS:
+        raise ValueError(f"{path}: a plot is written as {', '.join(PLOT_FORMATS)} (from its suffix), not .{suffix}")
+    return suffix
+
+
 def plot(frame: pd.DataFrame, paths: list[str], png_path: str | Path, title: str | None = None) -> None:
-    """The sweep as a PNG written atomically: lines against one parameter, a heatmap over two."""
+    """The sweep as an image written atomically (PNG, SVG or PDF by the file's suffix): lines against
+    one parameter, a heatmap over two."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -165,7 +177,7 @@ def plot(frame: pd.DataFrame, paths: list[str], png_path: str | Path, title: str
     (_lines if len(paths) == 1 else _heatmap)(fig, frame, paths)
     fig.suptitle(title or f"Sweep of {' x '.join(paths)}")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
+    fig.savefig(buffer, format=plot_format(png_path), dpi=120)
     write_output(png_path, buffer.getvalue())
 
 

@@ -85,6 +85,13 @@ def test_report_needs_an_output():
     assert result.exit_code == 2 and "--html" in result.output
 
 
+def test_report_refuses_one_file_for_the_html_and_the_workbook(tmp_path):
+    """The workbook silently replaced the HTML page, and both were reported written."""
+    out = tmp_path / "same.xlsx"
+    result = CliRunner().invoke(cli, ["report", str(TEACH), "--html", str(out), "--xlsx", str(out)])
+    assert result.exit_code == 2 and "given for two outputs" in result.output and not out.exists()
+
+
 def test_evaluate_html_has_the_offer_value_break_even_and_displaced(tmp_path):
     out = tmp_path / "e.html"
     result = CliRunner().invoke(cli, ["evaluate", str(TEACH), "long", "--format", "html", "-o", str(out)])

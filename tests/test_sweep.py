@@ -342,3 +342,20 @@ def test_cli_unreachable_cluster_is_exit_2_naming_it_within_10_s(tmp_path, how):
     assert result.exit_code == 2
     assert result.stderr.startswith(f"planner: cluster {address}: cannot reach a Dask scheduler there")
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("outputs", [["-o", "table.png"], ["-o", "same.csv", "--plot", "same.csv"]])
+def test_cli_refuses_one_file_for_the_table_and_the_plot(tmp_path, outputs):
+    """`-o table.png` made the default plot path the table's: the PNG replaced the CSV, both reported written."""
+    result = invoke(tmp_path, "--vary", f"{PRICE}=1:2:1", *[str(tmp_path / a) if not a.startswith("-") else a for a in outputs])
+    assert result.exit_code == 2 and "given for two outputs" in result.stderr
+    assert list(tmp_path.iterdir()) == [tmp_path / "tiny.yaml"]
+
+
+def test_cli_plot_format_follows_the_suffix(tmp_path):
+    """`--plot x.svg` wrote PNG bytes under that name; a suffix no plot format has is refused."""
+    result = invoke(tmp_path, "--vary", f"{PRICE}=1:2:1", "--workers", "1", "-o", tmp_path / "t.csv", "--plot", tmp_path / "t.svg")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t.svg").read_text().startswith("<?xml")
+    result = invoke(tmp_path, "--vary", f"{PRICE}=1:2:1", "-o", tmp_path / "u.csv", "--plot", tmp_path / "u.jpg")
+    assert result.exit_code == 2 and "not .jpg" in result.stderr and not (tmp_path / "u.csv").exists()
