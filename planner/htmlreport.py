@@ -334,7 +334,9 @@ def render_evaluation(ev: dict[str, Any], plan: dict[str, Any], inst: Instance) 
 def page(inst: Instance, sentence: str, body: str, doc: dict[str, Any], figures: dict[str, go.Figure]) -> str:
     data = chart_data(doc, inst) if doc.get("objective") is not None else {}
     data["figures"] = {k: json.loads(f.to_json()) for k, f in figures.items()}
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    # every < > & as a JSON escape: a name holding `<!--` and `<script` kept the browser from ending the
+    # data block at its `</script>` (the app's script became data: no chart drew)
+    payload = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     description = f"<p class=\"description\">{escape(inst.description)}</p>" if inst.description else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -160,3 +160,17 @@ def test_evaluation_report(browser, tmp_path):
     assert shown["value of the offer"] == ev["value"]
     assert shown["break-even price (per GPU-hour)"] == ev["break_even_price"]
     assert page.locator("#displaced tbody tr").count() == len(ev["displaced"]) > 0
+
+
+def test_names_with_markup_still_draw_every_chart(browser, tmp_path):
+    """A generation `a<!--` and a site `b<script>` turned the page's app script into data: no chart drew."""
+    text = TEACH.read_text().replace("name: GPU", "name: a<!--").replace("GPU: 80", "a<!--: 80")
+    source = tmp_path / "odd.yaml"
+    source.write_text(text.replace("name: hall", "name: b<script>"))
+    out = tmp_path / "odd.html"
+    result = CliRunner().invoke(cli, ["solve", str(source), "--format", "html", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    page, errors = open_report(browser, out)
+    assert errors == []
+    assert assert_charts_drawn(page) == ["chart-value", "chart-gpus", "chart-power"]
+    assert "b<script>" in page.inner_text("body")

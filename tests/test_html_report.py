@@ -92,6 +92,23 @@ def test_report_refuses_one_file_for_the_html_and_the_workbook(tmp_path):
     assert result.exit_code == 2 and "given for two outputs" in result.output and not out.exists()
 
 
+def test_names_cannot_end_the_data_block_early(tmp_path):
+    """A generation named `a<!--` and a site `b<script>` kept the browser's parser inside the data block past
+    its `</script>` (only `</` was escaped): the app's script became data and no chart drew. Every < > &
+    in the data is a JSON escape now, and the names come back whole."""
+    text = TEACH.read_text().replace("name: GPU", "name: a<!--").replace("GPU: 80", "a<!--: 80")
+    text = text.replace("name: hall", "name: b<script>")
+    source = tmp_path / "odd.yaml"
+    source.write_text(text)
+    inst, doc = solved(source)
+    page = render_plan(doc, inst)
+    start = page.index('<script type="application/json" id="planner-data">')
+    payload = page[page.index(">", start) + 1:page.index("</script>", start)]
+    assert not set("<>&") & set(payload)
+    text = json.dumps(json.loads(payload), ensure_ascii=False)
+    assert '"a<!--"' in text and '"b<script>"' in text
+
+
 def test_evaluate_html_has_the_offer_value_break_even_and_displaced(tmp_path):
     out = tmp_path / "e.html"
     result = CliRunner().invoke(cli, ["evaluate", str(TEACH), "long", "--format", "html", "-o", str(out)])
