@@ -42,6 +42,7 @@ class Diagnosis:
     shortfalls: list[str] = field(default_factory=list)  # capacity missing, and who needs it
     iis: list[str] = field(default_factory=list)  # an irreducible infeasible set of the LP relaxation, when it has one
     unfinished: list[str] = field(default_factory=list)  # the steps the time limit (or an interrupt) cut short
+    capacity: str | None = None  # the capacity relaxation: "solved", "beyond" (infeasible even so), None (not run to the end)
     scenario: str | None = None  # with scenarios (SPEC section 6): the one diagnosed, infeasible on its own
 
     def lines(self) -> list[str]:
@@ -59,13 +60,17 @@ class Diagnosis:
         else:
             out = ["the instance is infeasible."]
         if self.unfinished:
-            out.append("Cut short by the time limit (raise --time-limit for a complete answer): " + "; ".join(self.unfinished))
+            out.append("Cut short by the time limit or an interrupt (raise --time-limit for a complete answer): "
+                       + "; ".join(self.unfinished))
         out.append("Smallest relaxation: without these requirements the rest can be met:")
         out += [f"  - {line}" for line in self.requirements or ["(not found)"]]
         if self.shortfalls:
             out.append("Where capacity falls short when every requirement is kept:")
             out += [f"  - {line}" for line in self.shortfalls]
-        else:
+        elif self.capacity == "beyond":
+            out.append(f"Even unlimited power and up to {CAPACITY_SLACK:g} times the GPUs for each consumer would not meet "
+                       "every requirement: they need more than that, or contradict the rules themselves.")
+        elif self.capacity == "solved":
             out.append("More power or GPUs would not help: the requirements contradict the rules themselves.")
         if self.iis:
             out.append("Even with fractional nodes these rows conflict (an irreducible infeasible set, from HiGHS):")
@@ -125,7 +130,9 @@ def explain(inst: Instance, solver: str = "highs", time_limit: float | None = TI
             _requirement(m, fam, i, x[slack[i]]) for fam, slack in blocks for i in np.flatnonzero(x[slack] > TOL))
         if not diagnosis.requirements and status == Status.OPTIMAL:
             return Diagnosis(feasible=True)  # nothing had to be relaxed: the check above ran out of time
-    if status != Status.OPTIMAL:
+    if status == Status.INFEASIBLE:
+        diagnosis.requirements = ["(none: the rules conflict even without any requirement)"]
+    elif status != Status.OPTIMAL:
         diagnosis.unfinished.append("the requirements listed are the best relaxation found, not proven smallest"
                                     if x is not None else "no relaxation of the requirements found")
     options = step("capacity")
@@ -133,7 +140,8 @@ def explain(inst: Instance, solver: str = "highs", time_limit: float | None = TI
     if x is not None:
         diagnosis.shortfalls = _by_period(
             _shortfall(m, fam, i, x[slack[i]], x) for fam, slack in blocks for i in np.flatnonzero(x[slack] > TOL))
-    if status != Status.OPTIMAL:
+    diagnosis.capacity = {Status.OPTIMAL: "solved", Status.INFEASIBLE: "beyond"}.get(status)
+    if diagnosis.capacity is None:
         diagnosis.unfinished.append("the shortfalls listed are the best found, not proven least" if x is not None
                                     else "no capacity shortfall computed")
     options = step("iis")

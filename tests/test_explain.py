@@ -83,9 +83,10 @@ def test_two_signed_leases_in_one_group():
     [requirement] = d.requirements
     assert requirement in ("signed lease l1 (0 to 8 GPUs) cannot be honoured",
                            "signed lease l2 (0 to 8 GPUs) cannot be honoured")
-    # More capacity would not help: the rules (a group) forbid it.
-    assert d.shortfalls == []
-    assert any("would not help" in line for line in d.lines())
+    # More capacity would not help: the rules (a group) forbid it; the capacity relaxation is infeasible
+    # too, which cannot tell that from a requirement beyond 10 times the fleet, so both are said.
+    assert d.shortfalls == [] and d.capacity == "beyond"
+    assert any("contradict the rules themselves" in line for line in d.lines())
 
 
 def test_inference_min_units_beyond_the_allowed_generations():
@@ -105,6 +106,24 @@ def test_inventory_shortfall_of_a_single_consumer():
         "site s1, period 1: 40 usable A GPUs, 75 needed by inference pool serve (75 GPUs)",
     ]
     assert not any("would not help" in line for line in d.lines())
+
+
+def test_a_requirement_beyond_ten_times_the_fleet_is_not_called_a_time_limit_or_a_rule_conflict():
+    """A signed lease of exactly 100,000 GPUs on 64: the capacity relaxation (up to 10x the GPUs per consumer)
+    is infeasible too. It said "Cut short by the time limit" (after a fraction of a second) and "More power
+    or GPUs would not help", both false."""
+    big = {"name": "x-big", "generations": [A], "sites": [{"name": "s1", "power_mw": 10, "inventory": {"A": 64}}],
+           "leases": [{"name": "big", "price_per_gpu_hour": 1.0, "signed": True, "all_or_nothing": True, "max_gpus": 100000}]}
+    d = explain(parse_instance(big))
+    text = "\n".join(d.lines())
+    assert d.feasible is False and d.unfinished == [] and "big" in d.requirements[0]
+    assert "Even unlimited power and up to 10 times the GPUs" in text
+    assert "Cut short" not in text and "would not help" not in text
+
+
+def test_an_explain_cut_short_claims_nothing_about_capacity():
+    d = explain(parse_instance(POWER_CONFLICT), time_limit=1e-4)
+    assert d.unfinished and not any("would not help" in line for line in d.lines())
 
 
 def test_inventory_shortfall_shared_by_two_consumers():
