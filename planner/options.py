@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 MAX_THREADS = 4096
 
@@ -28,12 +29,25 @@ def check_gap(value: float) -> float:
     return float(value)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def check_threads(value: int | None) -> int | None:
-    """A whole number of threads in [1, MAX_THREADS], or None for the solver's choice."""
+    """A whole number of threads in [1, MAX_THREADS], at most the usable cores, or None for the solver's
+    choice. More threads than cores only share them: `--threads 4096` on 2 cores ran 69 s past a 20 s
+    limit, for a plan worse than the default's in 0.3 s."""
     if value is None:
         return None
     if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and 1 <= value <= MAX_THREADS):
         raise ValueError(f"threads must be a whole number in [1, {MAX_THREADS}], got {value!r}")
+    if value > usable_cores():
+        raise ValueError(f"threads {value} is more than the {usable_cores()} cores this machine gives planner: "
+                         "they would share them, and the solve slow down")
     return int(value)
 
 

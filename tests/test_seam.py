@@ -102,6 +102,14 @@ def test_impossible_thread_counts_are_refused(threads) -> None:
         solve(ROOT / "instances" / "teach_power_bound.yaml", threads=threads)
 
 
+def test_more_threads_than_cores_are_refused() -> None:
+    """4,096 threads on 2 cores ran 69 s past a 20 s limit, for a worse plan than the default's."""
+    from planner.options import usable_cores
+
+    with pytest.raises(ValueError, match=f"more than the {usable_cores()} cores"):
+        solve(ROOT / "instances" / "teach_power_bound.yaml", threads=usable_cores() + 1)
+
+
 @pytest.mark.parametrize("command", ["solve", "explain", "sweep", "evaluate"])
 def test_every_solving_command_refuses_absurd_threads_and_limits(command: str) -> None:
     extra = {"sweep": ["--vary", "horizon.discount_rate=0:0.1:0.1"], "evaluate": ["old-lease"]}.get(command, [])
