@@ -88,6 +88,8 @@ def sweep(inst: Instance, axes: list[Axis], solver: str = "highs", workers: int 
     paths = [path for path, _ in axes]
     if len(set(paths)) < len(paths):
         raise ValueError(f"{paths}: each path may be varied once")
+    for path in paths:
+        _not_set_by_every_scenario(inst, path)
     grid = list(itertools.product(*(values for _, values in axes)))
     if len(grid) > MAX_POINTS:
         raise ValueError(f"{len(grid):,} points, more than {MAX_POINTS:,}; use larger STEPs")
@@ -99,6 +101,15 @@ def sweep(inst: Instance, axes: list[Axis], solver: str = "highs", workers: int 
     for i, path in reversed(list(enumerate(paths))):
         frame.insert(0, path, [float(cell[i]) for cell in grid])
     return frame
+
+
+def _not_set_by_every_scenario(inst: Instance, path: str) -> None:
+    """ValueError when every scenario's `set` (SPEC section 6) gives `path` its own value: the swept value
+    would reach no plan (every point solved alike, as if the sweep had worked)."""
+    scenarios = inst.uncertainty.scenarios if inst.uncertainty else []
+    if scenarios and all(any(path == p or path.startswith(p + ".") for p in sc.set) for sc in scenarios):
+        raise ValueError(f"{path}: every scenario sets it (uncertainty.scenarios[*].set), so no value swept here "
+                         "would reach a plan; vary it in the scenarios' `set` instead")
 
 
 def _point(data: dict, settings: Iterable[tuple[str, float]]) -> dict:

@@ -359,3 +359,16 @@ def test_cli_plot_format_follows_the_suffix(tmp_path):
     assert (tmp_path / "t.svg").read_text().startswith("<?xml")
     result = invoke(tmp_path, "--vary", f"{PRICE}=1:2:1", "-o", tmp_path / "u.csv", "--plot", tmp_path / "u.jpg")
     assert result.exit_code == 2 and "not .jpg" in result.stderr and not (tmp_path / "u.csv").exists()
+
+
+def test_a_path_every_scenario_sets_is_refused_and_one_some_set_is_swept():
+    """The swept value never reached a plan when every scenario's `set` gave the field its own: the same
+    objective at every point, as if the sweep had worked."""
+    data = copy.deepcopy(TINY)
+    data["uncertainty"] = {"scenarios": [{"name": "a", "probability": 0.5, "set": {PRICE: 1.0}},
+                                         {"name": "b", "probability": 0.5, "set": {PRICE: 2.0}}]}
+    with pytest.raises(ValueError, match="every scenario sets it"):
+        sweep(parse_instance(data), [(PRICE, [1.0, 3.0])], workers=1, progress=False)
+    del data["uncertainty"]["scenarios"][1]["set"]
+    frame = sweep(parse_instance(data), [(PRICE, [1.0, 3.0])], workers=1, progress=False)
+    assert frame["objective"].iloc[1] > frame["objective"].iloc[0]
