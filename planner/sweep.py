@@ -64,8 +64,11 @@ def parse_vary(text: str) -> tuple[str, list[float]]:
     last = round(steps) if abs(steps - round(steps)) <= GRID_TOL * max(1.0, steps) else math.floor(steps)
     if last + 1 > MAX_POINTS:
         raise ValueError(f"--vary {text!r}: {last + 1:,} points, more than {MAX_POINTS:,}; use a larger STEP")
-    # 12 significant digits: 1.3, not 1.3000000000000003, in the frame, the CSV and the plot.
-    return path, [float(f"{start + i * step:.12g}") for i in range(last + 1)]
+    # 12 significant digits: 1.3, not 1.3000000000000003, in the frame, the CSV and the plot; all 17
+    # where 12 would merge points (1e12:1e12+3:1 was solved four times at 1e12)
+    raw = [start + i * step for i in range(last + 1)]
+    shown = [float(f"{v:.12g}") for v in raw]
+    return path, shown if len(set(shown)) == len(raw) else [float(f"{v:.17g}") for v in raw]
 
 
 # ----- solving the points -------------------------------------------------------------------

@@ -72,6 +72,8 @@ def price_sweep() -> pd.DataFrame:
     ("sites.memphis-1.inventory.H100=0:10:4", ("sites.memphis-1.inventory.H100", [0.0, 4.0, 8.0])),  # 10 off the grid
     ("x.y.z=2:2:1", ("x.y.z", [2.0])),
     (" x.y = -1 : 1e0 : 1 ", ("x.y", [-1.0, 0.0, 1.0])),
+    # 12 significant digits would make these one point, solved four times
+    ("x.y=1000000000000:1000000000003:1", ("x.y", [1e12, 1e12 + 1, 1e12 + 2, 1e12 + 3])),
 ])
 def test_parse_vary(text, expected):
     assert parse_vary(text) == expected
