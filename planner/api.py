@@ -13,7 +13,7 @@ import numpy as np
 from planner.duals import shadow_prices
 from planner.first_stage import complete, first_stage_values
 from planner.greedy import GreedyError, greedy_report
-from planner.instance import Instance, load_instance, revalidated
+from planner.instance import Instance, as_instance
 from planner.metrics import value_of_information
 from planner.model import PlanModel, build_model
 from planner.model.linear import INF, Assembled, LinearModel
@@ -137,7 +137,7 @@ def optimise(lm: LinearModel, counts: NodeCounts, backend: Solver, options: Solv
 
 
 def solve(
-    instance: Instance | str | Path,
+    instance: Instance | dict | str | Path,
     solver: str = "highs",
     time_limit: float | None = None,
     gap: float = 1e-6,
@@ -170,7 +170,7 @@ def solve(
     check_solve_options(time_limit, gap, threads)
     options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, verbose=verbose, progress=progress)
     budget = Budget(time_limit, cancel or threading.Event())
-    inst = revalidated(instance) if isinstance(instance, Instance) else load_instance(instance)
+    inst = as_instance(instance)
     if inst.uncertainty is not None:
         return solve_scenarios(inst, solver, options, budget, check, duals, metrics, workers, cluster)
     if metrics:

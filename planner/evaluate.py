@@ -73,6 +73,14 @@ class OfferEvaluation:
         return out
 
 
+def named_lease(inst: Instance, name: str) -> Lease:
+    """The lease called `name`; ValueError naming the leases there are (StopIteration escaped before)."""
+    for lease in inst.leases:
+        if lease.name == name:
+            return lease
+    raise ValueError(f"no lease {name!r} in {inst.name} (its leases: {', '.join(x.name for x in inst.leases) or 'none'})")
+
+
 def with_offer(inst: Instance, offer: Lease | str, accepted: bool, gpus: int | None = None) -> Instance:
     """A copy of the instance with the offer removed, or forced in (signed) at a block of exactly
     `gpus` GPUs; with `gpus` None the block is free within the offer's terms (a per-GPU offer holds
@@ -207,7 +215,7 @@ def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gp
     (time_limit, threads, progress, ...) go to every solve, as planner.solve takes them; the
     independent solves go through planner.batch (`workers`, `cluster`)."""
     name = offer if isinstance(offer, str) else offer.name
-    lease = next(lease for lease in inst.leases if lease.name == name) if isinstance(offer, str) else offer
+    lease = offer if isinstance(offer, Lease) else named_lease(inst, name)
     block_gpus, basis = requested_block(inst, lease, gpus)
     instances = [with_offer(inst, offer, accepted=False), with_offer(inst, offer, accepted=True, gpus=block_gpus)]
     if block_gpus is not None and not lease.all_or_nothing:

@@ -10,7 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from planner.evaluate import known_equal, price_root, quoted_price, requested_block, solve_each, with_offer, with_price
+from planner.evaluate import (
+    known_equal,
+    named_lease,
+    price_root,
+    quoted_price,
+    requested_block,
+    solve_each,
+    with_offer,
+    with_price,
+)
 from planner.instance import Instance, Lease, parse_instance
 from planner.results import PlanResult
 from planner.risk import tail_shares
@@ -79,7 +88,7 @@ def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs",
     """F with the offer signed at the asked block, with it removed, and (for an offer with a termination
     right) signed without the right: three independent solves through planner.batch; then the break-even
     by Newton. `options` (time_limit, threads, progress) go to every solve."""
-    lease = next(x for x in inst.leases if x.name == name)
+    lease = named_lease(inst, name)
     unit = "per period" if lease.payment_per_period is not None else "per GPU-hour"
     accepted_inst = forced(inst, name, gpus)
     variants = [removed(inst, name), accepted_inst]

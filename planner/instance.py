@@ -533,6 +533,18 @@ def _decode(text: str, source: str) -> Any:
         raise InstanceError(source, [("", f"malformed YAML{where}: {what}")]) from None
 
 
+def as_instance(instance: Instance | dict | str | Path) -> Instance:
+    """What the library's entry points take: an Instance (validated again: see `revalidated`), a decoded
+    document (a dict, as YAML or JSON gives it), or a file's path. InstanceError if invalid."""
+    if isinstance(instance, Instance):
+        return revalidated(instance)
+    if isinstance(instance, dict):
+        return parse_instance(instance)
+    if isinstance(instance, (str, Path)):
+        return load_instance(instance)
+    raise TypeError(f"an instance is an Instance, a dict or a file path, not {type(instance).__name__}")
+
+
 def load_instance(path: str | Path) -> Instance:
     """Load and validate an instance file (YAML or JSON)."""
     source = str(path)

@@ -55,3 +55,20 @@ def test_every_command_has_a_python_entry_point() -> None:
     assert list(frame["status"]) == ["optimal", "optimal"]
     a, b = solve(inst), solve(inst, solver="greedy")
     assert planner.diff_results(a.to_dict(), b.to_dict())
+
+
+def test_solve_takes_a_document_or_a_path_and_refuses_anything_else() -> None:
+    """solve(dict) raised TypeError from pathlib; hand optimum 177.5 every way."""
+    import yaml
+
+    document = yaml.safe_load(POWER_BOUND.read_text())
+    assert solve(document).objective == solve(POWER_BOUND).objective == solve(str(POWER_BOUND)).objective == 177.5
+    with pytest.raises(TypeError, match="an instance is an Instance, a dict or a file path, not int"):
+        solve(5)
+
+
+def test_an_offer_that_is_not_in_the_instance_names_the_ones_that_are() -> None:
+    """evaluate_offer(inst, "nope") raised a bare StopIteration."""
+    teach = load_instance(ROOT / "instances" / "teach_lease_vs_inference.yaml")
+    with pytest.raises(ValueError, match=r"no lease 'nope' in teach-lease-vs-inference \(its leases: long, short\)"):
+        planner.evaluate_offer(teach, "nope")
