@@ -10,6 +10,7 @@ import json
 import math
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,6 +77,9 @@ def WholeIn(r: Range) -> Any:
     return Annotated[int, AfterValidator(r.check), BeforeValidator(_whole_number), BeforeValidator(_no_bool)]
 
 
+Name = Annotated[str, Field(min_length=1)]  # a name the plan, the reports and `set` paths can point at
+
+
 class Spec(BaseModel):
     """Base of every section: unknown keys and non-finite numbers are errors."""
 
@@ -96,7 +100,7 @@ class Horizon(Spec):
 
 
 class Generation(Spec):
-    name: str
+    name: Name
     power_kw: In(ranges.POWER_KW)
     node_size: WholeIn(ranges.NODE_SIZE) = 8
     train_speed: In(ranges.SPEED)
@@ -113,7 +117,7 @@ class Delivery(Spec):
 
 
 class Site(Spec):
-    name: str
+    name: Name
     power_mw: In(ranges.POWER_MW)
     pue: In(ranges.PUE) = 1.0
     energy_price_per_mwh: In(ranges.PRICE) = 0.0
@@ -127,7 +131,7 @@ Periods = Annotated[list[WholeIn(ranges.PERIOD_INDEX)], Field(min_length=2, max_
 class Scoped(Spec):
     """A consumer restricted to some generations, sites and a [start, end) window of periods."""
 
-    name: str
+    name: Name
     generations: list[str] | None = None
     sites: list[str] | None = None
     periods: Periods | None = None
@@ -178,7 +182,7 @@ class Lease(Scoped):
 class Scenario(Spec):
     """One possible future (SPEC section 6): the file's instance with `set` fields replaced."""
 
-    name: str
+    name: Name
     probability: Positive
     set: dict[str, Any] = Field(default_factory=dict)
     lessee_exits: dict[str, WholeIn(ranges.PERIOD_INDEX)] = Field(default_factory=dict)
@@ -194,7 +198,7 @@ class Uncertainty(Spec):
 class Instance(Spec):
     """A planning instance exactly as the SPEC defines it (section 2)."""
 
-    name: str
+    name: Name
     description: str | None = None
     currency: str = "USD"
     horizon: Horizon = Field(default_factory=Horizon)
@@ -494,6 +498,18 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _no_base_60(construct: Callable) -> Callable:
+    """YAML 1.1 reads `1:30` as the base-60 number 90: keep it the text it looks like (a field that wants
+    a number then says so) instead of a number nobody wrote."""
+    def build(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        return node.value if ":" in node.value else construct(loader, node)
+    return build
+
+
+for _tag, _construct in (("int", yaml.SafeLoader.construct_yaml_int), ("float", yaml.SafeLoader.construct_yaml_float)):
+    _UniqueKeyLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _no_base_60(_construct))
 
 
 def _unique_json_keys(pairs: list[tuple[str, Any]]) -> dict:

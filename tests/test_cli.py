@@ -199,6 +199,7 @@ BAD_INPUTS = [
     ("delivery-outside-horizon", "i.yaml", set_in("sites.0.deliveries", [{"period": 9, "generation": "A", "gpus": 8}]),
      "sites[0].deliveries[0].period", "period 9 is outside the horizon"),
     ("duplicate-name", "i.yaml", set_in("leases.1.name", "l0"), "leases[1].name", "duplicate name 'l0'"),
+    ("empty-name", "i.yaml", set_in("sites.0.name", ""), "sites[0].name", "at least 1 character"),
     ("price-and-payment", "i.yaml",
      lease1(price_per_gpu_hour=1, payment_per_period=5, all_or_nothing=True, max_gpus=4), "leases[1]",
      "give exactly one of price_per_gpu_hour and payment_per_period"),
@@ -219,6 +220,9 @@ BAD_INPUTS = [
     ("duplicate-yaml-key", "i.yaml", BASE_YAML.replace("power_kw: 1.0", "power_kw: 1.0\n  power_kw: 2.0"),
      "(top level)", "duplicate key 'power_kw'"),
     ("duplicate-json-key", "i.json", '{"name": "a", "name": "b"}', "(top level)", "duplicate key 'name'"),
+    # YAML 1.1 reads 1:30 as 90 (base 60): no number anybody wrote
+    ("base-60-number", "i.yaml", BASE_YAML.replace("power_mw: 1.0", "power_mw: 1:30"), "sites[0].power_mw",
+     "valid number"),
     ("huge-integer", "i.yaml", BASE_YAML.replace("A: 10", "A: 1" + "0" * 5000), "(top level)",
      "malformed YAML: Exceeds the limit"),
 ]
