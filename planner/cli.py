@@ -532,7 +532,7 @@ def sweep(instance: str, vary: tuple[str, ...], solver: str, time_limit: float |
 def diff(result_a: str, result_b: str, fmt: str) -> None:
     """What changed from plan RESULT_A to plan RESULT_B: GPUs per site x generation x use, leases, value."""
     try:
-        changes = diff_results(read_json(result_a, "result"), read_json(result_b, "result"))
+        changes = diff_results(read_json(result_a, "result"), read_json(result_b, "result"), (result_a, result_b))
     except ValueError as err:
         fail(str(err), EXIT_BAD_INPUT)
     say(render_document(changes, diff_sections(changes, labels=(result_a, result_b)), fmt))

@@ -20,13 +20,14 @@ from planner.verify import document_problems, entry_problems
 SOLVED = ("optimal", "feasible")
 
 
-def diff_results(a: dict, b: dict) -> dict:
+def diff_results(a: dict, b: dict, labels: tuple[str, str] = ("result a", "result b")) -> dict:
     """Objective and breakdown deltas, GPUs per (site, generation, use) that moved, leases that changed.
 
-    A side without a solution (infeasible, no_solution) has None for its numbers, never zeros.
+    A side without a solution (infeasible, no_solution) has None for its numbers, never zeros. `labels`
+    name the two sides in errors (the CLI gives the file names).
     """
-    _check(a, "a")
-    _check(b, "b")
+    _check(a, labels[0])
+    _check(b, labels[1])
     if a["instance"] != b["instance"]:
         raise ValueError(f"cannot compare results of different instances: {excerpt(a['instance'])} and {excerpt(b['instance'])}")
     solved_a, solved_b = a["status"] in SOLVED, b["status"] in SOLVED
@@ -47,7 +48,7 @@ def _check(doc: Any, label: str) -> None:
     problems += [] if problems else entry_problems(doc)
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise ValueError(f"result {label}: not a planner result: {shown}")
+        raise ValueError(f"{label}: not a planner result: {shown}")
 
 
 def _delta(x: float | None, y: float | None) -> dict:

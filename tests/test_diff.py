@@ -162,7 +162,7 @@ def test_malformed_results_exit_2_naming_the_field(tmp_path, case):
     (tmp_path / "b.json").write_text(json.dumps(bad))
     out = CliRunner().invoke(cli, ["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
     assert out.exit_code == 2, out.output
-    assert f"result b: not a planner result: {message}" in out.stderr
+    assert f"{tmp_path / 'b.json'}: not a planner result: {message}" in out.stderr  # the file, not "result b"
 
 
 def test_deeply_nested_result_exits_2(tmp_path):
