@@ -5,7 +5,8 @@ In and back: an instance as a template workbook (sheets Instance, Generations, S
 column per generation, Deliveries, Training, Inference, Leases). A cell holding a list or mapping (a
 lease's `periods`, an inference pool's `demand` tiers) is written in YAML flow style (`[0, 6]`,
 `{H100: 2.2}`). Import validates exactly like a YAML file and names the sheet, row and column of
-every problem.
+every problem. Every text is written as text, never as a formula (a name may start with `=`); on import,
+a formula, a value outside the known columns and a field given twice are problems, not guesses.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from pydantic import BaseModel
@@ -45,6 +47,8 @@ SITE_LISTS = ("inventory", "deliveries")  # Site fields with their own layout (c
 DELIVERY_COLUMNS = ["site", "period", "generation", "gpus"]
 REQUIRED_SHEETS = ("Instance", "Generations", "Sites")  # the others may be left out when empty
 TEMPLATE_SHEETS = ("Instance", *(title for title, _ in SECTIONS.values()), "Deliveries")
+INSTANCE_COLUMNS = ["field", "value"]
+FORMULA_STARTS = ("=", "+", "-", "@")  # text Excel would turn into a formula when the cell is edited
 
 
 # ----- writing -------------------------------------------------------------------------------
@@ -58,6 +62,10 @@ def add_sheet(wb: Workbook, title: str, frame: pd.DataFrame) -> None:
         c.font = Font(bold=True)
     for row in frame.itertuples(index=False):
         ws.append([_cell_value(v) for v in row])
+    for row in ws.iter_rows():
+        for c in row:
+            if isinstance(c.value, str):
+                keep_as_text(c)
     for j, col in enumerate(frame.columns, start=1):
         fmt = FORMATS.get(str(col))
         for (c,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
@@ -77,6 +85,14 @@ def _cell_value(v: Any) -> Any:
     if isinstance(v, (list, dict)):
         return flow(v)
     return v
+
+
+def keep_as_text(c: Cell) -> None:
+    """openpyxl writes text starting with `=` as a live formula: a name such as `=deal` would be lost on
+    import, and could run in Excel. Text stays text, also when the cell is edited in Excel."""
+    c.data_type = "s"
+    if c.value.startswith(FORMULA_STARTS):
+        c.quotePrefix = True
 
 
 def flow(value: Any) -> str:
@@ -189,6 +205,16 @@ def export_workbook(inst: Instance) -> bytes:
 # ----- the instance template: import ---------------------------------------------------------
 
 
+def place(sheet: str, row: int | None, column: int | None = None, header: str = "") -> str:
+    """How every problem names its cell: the sheet, then the row and the column (with its header) when known."""
+    parts = [f"sheet {sheet}"]
+    if row is not None:
+        parts.append(f"row {row}")
+    if column is not None:
+        parts.append(f"column {get_column_letter(column)}" + (f" ({header})" if header else ""))
+    return ", ".join(parts)
+
+
 class Where:
     """Field path -> the cell it came from, to name sheet, row and column in every problem."""
 
@@ -196,10 +222,7 @@ class Where:
         self.cells: dict[str, str] = {}
 
     def add(self, path: str, sheet: str, row: int, column: int | None = None, header: str = "") -> None:
-        place = f"sheet {sheet}, row {row}"
-        if column is not None:
-            place += f", column {get_column_letter(column)} ({header})"
-        self.cells[path] = place
+        self.cells[path] = place(sheet, row, column, header)
 
     def name(self, path: str) -> str:
         """The cell of the longest known prefix of `path`, plus what is left of the path inside that cell."""
@@ -210,6 +233,10 @@ class Where:
         return self.cells[best] + (f", {rest}" if rest else "")
 
 
+def is_blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
 def sheet_rows(wb: Any, title: str, problems: list[tuple[str, str]]) -> tuple[list[str], list[tuple[int, list]]]:
     """(headers, [(excel row number, values)]) of a sheet, blank rows skipped; a missing sheet is empty,
     or a problem if the instance cannot do without it."""
@@ -217,11 +244,47 @@ def sheet_rows(wb: Any, title: str, problems: list[tuple[str, str]]) -> tuple[li
         if title in REQUIRED_SHEETS:
             problems.append((f"sheet {title}", "missing sheet"))
         return [], []
-    rows = list(wb[title].iter_rows(values_only=True))
-    if not rows:
+    grid = list(wb[title].iter_rows())  # from A1, every row as wide as the sheet; none if the sheet is empty
+    if not grid:
         return [], []
-    headers = ["" if h is None else str(h).strip() for h in rows[0]]
-    return headers, [(n, list(r)) for n, r in enumerate(rows[1:], start=2) if any(v not in (None, "") for v in r)]
+    headers = ["" if c.value is None else str(c.value).strip() for c in grid[0]]
+    report_formulas(title, grid, headers, problems)
+    return headers, [(n, [c.value for c in r]) for n, r in enumerate(grid[1:], start=2)
+                     if not all(is_blank(c.value) for c in r)]
+
+
+def report_formulas(title: str, grid: list[tuple], headers: list[str], problems: list[tuple[str, str]]) -> None:
+    """A formula is not a value: openpyxl stores no result for it and Excel's stored one may be stale, so
+    reading either would put a default or an old number in the instance without a word."""
+    for row in grid:
+        for c in row:
+            if c.data_type == "f":
+                problems.append((place(title, c.row, c.column, headers[c.column - 1]),
+                                 f"a formula ({getattr(c.value, 'text', c.value)}); enter the value itself"))
+
+
+def check_columns(title: str, headers: list[str], rows: list[tuple[int, list]], fields: list[str],
+                  problems: list[tuple[str, str]], generations: list[str] | None = None) -> None:
+    """Each value sits under one known header: a repeated header (the last would win), an unknown one, or
+    a value under no header would otherwise be misread or dropped. Sites also has a column per generation
+    of sheet Generations (`generations`)."""
+    known = fields + (generations or [])
+    listed = ", ".join(fields)
+    if generations is not None:
+        listed += f", and one per generation of sheet Generations: {', '.join(generations) or 'none'}"
+    first: dict[str, int] = {}
+    for j, header in enumerate(headers, start=1):
+        if not header:
+            filled = [(n, values[j - 1]) for n, values in rows if not is_blank(values[j - 1])]
+            if filled:
+                n, value = filled[0]
+                problems.append((place(title, n, j), f"a value ({value!r}) in a column with no header"))
+        elif header in first:
+            problems.append((place(title, None, j, header),
+                             f"duplicate column {header!r} (also column {get_column_letter(first[header])})"))
+        elif header not in known:
+            problems.append((place(title, None, j, header), f"unknown column {header!r} (known: {listed})"))
+        first.setdefault(header, j)
 
 
 def is_text(model: type[BaseModel], field: str) -> bool:
@@ -258,7 +321,7 @@ def read_record(model: type[BaseModel], sheet: str, headers: list[str], row: int
 def import_workbook(source: str) -> Instance:
     """An instance from a template workbook, validated like a YAML file; problems name sheet, row and column."""
     try:
-        wb = load_workbook(source, read_only=True, data_only=True)
+        wb = load_workbook(source)  # formulas as formulas, not as a result that may be missing or stale
     except Exception as err:  # noqa: BLE001 - openpyxl raises many types for a file that is not a workbook
         raise InstanceError(source, [("", f"cannot read workbook: {err}")]) from None
     problems = [(f"sheet {name}", f"unknown sheet (known: {', '.join(TEMPLATE_SHEETS)})")
@@ -267,6 +330,8 @@ def import_workbook(source: str) -> Instance:
     data = read_instance_sheet(wb, where, problems)
     for key, (title, model) in SECTIONS.items():
         headers, rows = sheet_rows(wb, title, problems)
+        generations = [str(g["name"]).strip() for g in data["generations"] if "name" in g] if model is Site else None
+        check_columns(title, headers, rows, columns(model), problems, generations)
         others = "inventory" if model is Site else None
         data[key] = [read_record(model, title, headers, n, values, f"{key}[{i}]", where, problems, others)
                      for i, (n, values) in enumerate(rows)]
@@ -282,14 +347,21 @@ def import_workbook(source: str) -> Instance:
 def read_instance_sheet(wb: Any, where: Where, problems: list[tuple[str, str]]) -> dict[str, Any]:
     """Top-level fields from (field, value) rows; `horizon.periods` goes under `horizon`."""
     data: dict[str, Any] = {}
-    _, rows = sheet_rows(wb, "Instance", problems)
+    headers, rows = sheet_rows(wb, "Instance", problems)
+    check_columns("Instance", headers, rows, INSTANCE_COLUMNS, problems)
+    given: dict[str, int] = {}
     for n, values in rows:
         field, value = (values + [None, None])[:2]
-        if field is None or value is None or value == "":
+        if is_blank(field):
+            if not is_blank(value):
+                problems.append((place("Instance", n, 2, "value"), f"a value ({value!r}) with no field name in column A"))
             continue
-        top, _, sub = str(field).strip().partition(".")
-        where.add(str(field).strip(), "Instance", n, 2, str(field))
-        parsed = cell(value, is_text(Instance, top), where.name(str(field).strip()), problems)
+        name = str(field).strip()
+        if not is_new_field(name, n, given, problems) or is_blank(value):
+            continue
+        top, _, sub = name.partition(".")
+        where.add(name, "Instance", n, 2, name)
+        parsed = cell(value, is_text(Instance, top), where.name(name), problems)
         if sub:
             data.setdefault(top, {})[sub] = parsed
         else:
@@ -297,17 +369,28 @@ def read_instance_sheet(wb: Any, where: Where, problems: list[tuple[str, str]]) 
     return data
 
 
+def is_new_field(name: str, row: int, given: dict[str, int], problems: list[tuple[str, str]]) -> bool:
+    """Whether `name` is the first mention of its field in sheet Instance: given twice, or whole and by key
+    (`horizon` and `horizon.periods`), one value would silently replace the other."""
+    earlier = next((f for f in given if f == name or name.startswith(f + ".") or f.startswith(name + ".")), None)
+    if earlier is not None:
+        problems.append((place("Instance", row, 1, "field"), f"{name} is given twice (row {given[earlier]}: {earlier})"))
+        return False
+    given[name] = row
+    return True
+
+
 def read_deliveries(wb: Any, sites: list[dict[str, Any]], where: Where, problems: list[tuple[str, str]]) -> None:
     """Deliveries rows go to their site's list, in sheet order."""
     headers, rows = sheet_rows(wb, "Deliveries", problems)
+    check_columns("Deliveries", headers, rows, DELIVERY_COLUMNS, problems)
     index = {s.get("name"): i for i, s in enumerate(sites)}
     for n, values in rows:
         row = dict(zip(headers, values))
         site = row.pop("site", None)
         if site not in index:
             col = headers.index("site") + 1 if "site" in headers else 1
-            problems.append((f"sheet Deliveries, row {n}, column {get_column_letter(col)} (site)",
-                             f"unknown site {site!r} (known: {', '.join(map(str, index))})"))
+            problems.append((place("Deliveries", n, col, "site"), f"unknown site {site!r} (known: {', '.join(map(str, index))})"))
             continue
         i = index[site]
         j = len(sites[i].setdefault("deliveries", []))

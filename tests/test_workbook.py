@@ -1,9 +1,11 @@
 """Excel: export -> import gives the same instance for every shipped one; a bad cell is named by sheet,
 row and column (exit 2); result workbooks hold numbers as numbers, with formats and frozen headers."""
 
+import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from reports import teaching_with_scenarios
@@ -15,6 +17,7 @@ from planner.workbook import export_workbook, import_workbook
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "instances").glob("*.yaml"))
 COLOSSUS = ROOT / "instances" / "colossus1.yaml"
+SITES_KNOWN = "known: name, power_mw, pue, energy_price_per_mwh, and one per generation of sheet Generations"
 
 
 def exported(tmp_path: Path, source: Path = COLOSSUS) -> Path:
@@ -78,7 +81,87 @@ def test_inventory_column_of_an_unknown_generation_is_named(tmp_path):
     wb.save(path)
     with pytest.raises(InstanceError) as err:
         import_workbook(str(path))
-    assert err.value.problems == [("sheet Sites, row 2, column H (B300)", "unknown generation 'B300'")]
+    assert err.value.problems == [("sheet Sites, column H (B300)",
+                                   f"unknown column 'B300' ({SITES_KNOWN}: H100, H200, GB200)")]
+
+
+def set_cells(path: Path, sheet: str, cells: dict[str, object]) -> None:
+    wb = load_workbook(path)
+    for coordinate, value in cells.items():
+        wb[sheet][coordinate] = value
+    wb.save(path)
+
+
+def cache_formula_results(path: Path, results: dict[str, str]) -> None:
+    """Store a result next to each formula, as Excel does when it saves (openpyxl stores none)."""
+    with zipfile.ZipFile(path) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    cached = set()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in parts.items():
+            for formula, result in results.items():
+                if f"<f>{formula}</f><v />".encode() in data:
+                    data = data.replace(f"<f>{formula}</f><v />".encode(), f"<f>{formula}</f><v>{result}</v>".encode())
+                    cached.add(formula)
+            z.writestr(name, data)
+    assert cached == set(results)
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["openpyxl", "excel"])
+def test_formula_cell_is_named_not_read_as_blank_or_as_its_cached_result(tmp_path, cached):
+    path = exported(tmp_path)
+    set_cells(path, "Sites", {"C2": "=1.5*1", "B2": "=300*1"})  # pue (has a default), power_mw (required)
+    if cached:
+        cache_formula_results(path, {"1.5*1": "1.5", "300*1": "300"})
+    result = CliRunner().invoke(cli, ["import", str(path), "-o", str(tmp_path / "x.yaml")])
+    assert result.exit_code == 2
+    assert "sheet Sites, row 2, column C (pue): a formula (=1.5*1); enter the value itself" in result.output
+    assert "sheet Sites, row 2, column B (power_mw): a formula (=300*1); enter the value itself" in result.output
+    assert "Field required" not in result.output and not (tmp_path / "x.yaml").exists()
+
+
+def test_text_starting_with_equals_is_written_as_text_and_comes_back(tmp_path):
+    data = yaml.safe_load((ROOT / "instances" / "teach_discounting.yaml").read_text())
+    data["description"] = "=1+1"
+    data["generations"][0]["name"] = "=GPU"  # also a header of sheet Sites
+    data["sites"][0] = {**data["sites"][0], "name": "=SUM(A1:A2)", "inventory": {"=GPU": 8}}
+    for lease in data["leases"]:
+        lease["group"] = "=deal"
+    source = tmp_path / "eq.yaml"
+    source.write_text(yaml.safe_dump(data))
+    runner = CliRunner()
+    for args in (["export", str(source), "-o", str(tmp_path / "w.xlsx")],
+                 ["import", str(tmp_path / "w.xlsx"), "-o", str(tmp_path / "back.yaml")],
+                 ["solve", str(source), "--format", "xlsx", "-o", str(tmp_path / "plan.xlsx")]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+    assert load_instance(tmp_path / "back.yaml").model_dump() == load_instance(source).model_dump()
+    for written in ("w.xlsx", "plan.xlsx"):
+        cells = [c for ws in load_workbook(tmp_path / written) for row in ws.iter_rows() for c in row]
+        assert [c.coordinate for c in cells if c.data_type == "f"] == []
+        assert "=SUM(A1:A2)" in {c.value for c in cells}
+
+
+@pytest.mark.parametrize("sheet, cells, problem", [
+    ("Generations", {"I1": "power_kw", "I2": 5},
+     ("sheet Generations, column I (power_kw)", "duplicate column 'power_kw' (also column B)")),
+    ("Generations", {"J2": 99}, ("sheet Generations, row 2, column J", "a value (99) in a column with no header")),
+    ("Sites", {"H1": "notes", "H2": "hello"},
+     ("sheet Sites, column H (notes)", f"unknown column 'notes' ({SITES_KNOWN}: H100, H200, GB200)")),
+    ("Instance", {"C5": "extra"}, ("sheet Instance, row 5, column C", "a value ('extra') in a column with no header")),
+    ("Instance", {"B8": 5}, ("sheet Instance, row 8, column B (value)", "a value (5) with no field name in column A")),
+    ("Instance", {"A8": "horizon.periods", "B8": 2},
+     ("sheet Instance, row 8, column A (field)", "horizon.periods is given twice (row 5: horizon.periods)")),
+    ("Instance", {"A8": "horizon", "B8": "{periods: 2}"},
+     ("sheet Instance, row 8, column A (field)", "horizon is given twice (row 5: horizon.periods)")),
+], ids=["duplicate-header", "no-header", "unknown-column", "instance-column-c", "instance-no-field",
+        "instance-field-twice", "instance-field-whole-and-by-key"])
+def test_a_value_outside_the_layout_is_named_not_dropped(tmp_path, sheet, cells, problem):
+    path = exported(tmp_path)
+    set_cells(path, sheet, cells)
+    with pytest.raises(InstanceError) as err:
+        import_workbook(str(path))
+    assert err.value.problems == [problem]
 
 
 def test_problem_inside_a_flow_cell_names_the_cell_and_the_entry(tmp_path):
@@ -118,6 +201,17 @@ def test_empty_sheets_may_be_left_out_but_a_misnamed_one_is_named(tmp_path):
     assert err.value.problems[0][0] == "sheet Lease" and err.value.problems[0][1].startswith("unknown sheet (known: ")
 
 
+def test_an_empty_sheet_reads_as_no_entries(tmp_path):
+    path = exported(tmp_path)
+    wb = load_workbook(path)
+    del wb["Generations"]
+    wb.create_sheet("Generations")
+    wb.save(path)
+    with pytest.raises(InstanceError) as err:
+        import_workbook(str(path))
+    assert err.value.problems[0] == ("sheet Sites, column E (H100)", f"unknown column 'H100' ({SITES_KNOWN}: none)")
+
+
 def test_not_a_workbook_is_bad_input(tmp_path):
     bogus = tmp_path / "x.xlsx"
     bogus.write_text("not a zip")
@@ -143,13 +237,15 @@ def test_solve_xlsx_numbers_formats_and_frozen_headers(tmp_path):
     assert summary["status"] == "optimal" and summary["objective"] == pytest.approx(14315638211.15, rel=1e-9)
 
 
-@pytest.mark.parametrize("args", [["solve", str(COLOSSUS), "--format", "xlsx"],
-                                  ["solve", str(COLOSSUS), "--format", "xlsx", "-o", "plan.yaml"],
-                                  ["export", str(COLOSSUS), "-o", "fleet.yaml"],
-                                  ["report", str(COLOSSUS), "--xlsx", "plan.json"]])
-def test_a_workbook_needs_a_xlsx_file_and_is_refused_before_solving(tmp_path, args):
+@pytest.mark.parametrize("args, says", [
+    (["solve", str(COLOSSUS), "--format", "xlsx"], "give --output FILE.xlsx (got stdout)"),
+    (["solve", str(COLOSSUS), "--format", "xlsx", "-o", "plan.yaml"], "give --output FILE.xlsx (got plan.yaml)"),
+    (["export", str(COLOSSUS), "-o", "fleet.yaml"], "give -o FILE.xlsx (got fleet.yaml)"),
+    (["report", str(COLOSSUS), "--xlsx", "plan.json"], "--xlsx writes an Excel workbook: give FILE.xlsx (got plan.json)"),
+])
+def test_a_workbook_needs_a_xlsx_file_and_is_refused_before_solving(tmp_path, args, says):
     result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 2 and "--output FILE.xlsx" in result.output
+    assert result.exit_code == 2 and says in result.output
 
 
 def test_import_writes_json_for_a_json_name(tmp_path):
