@@ -233,7 +233,7 @@ def solve_scenarios(inst: Instance, solver: str, options: SolveOptions, budget: 
     report = optimise(sm.lm, NodeCounts(nodes, nodes, np.zeros(0, dtype=np.int64)), backend, options, budget, start,
                       relax=True, then=then)
     report = replace(report, seconds=time.perf_counter() - budget.start - build_seconds)
-    result = extract_scenarios(sm, report, build_seconds)
+    result = extract_scenarios(sm, report, options.gap, build_seconds)
     result.warnings += _interrupted(budget, result)
     if check and result.status.has_solution:
         verify(inst, result.to_dict())

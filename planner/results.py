@@ -11,7 +11,8 @@ import pandas as pd
 from planner.model import PlanModel
 from planner.model.stochastic import StochasticModel
 from planner.risk import cvar, risk_objective
-from planner.solvers import SolverReport, Status
+from planner.solvers import SolverReport, Status, relative_gap
+from planner.solvers.base import GAP_TOLERANCE
 
 SHADOW_PRICE_NOTE = "local: LP duals with the optimum's discrete decisions (placed, accepted, choices) fixed"
 TERMS = ("lease_revenue", "training_value", "inference_value", "energy_cost")
@@ -182,10 +183,12 @@ def _site_power(m: PlanModel, allocations: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def extract_scenarios(sm: StochasticModel, report: SolverReport, build_seconds: float = 0.0) -> PlanResult:
+def extract_scenarios(sm: StochasticModel, report: SolverReport, gap: float, build_seconds: float = 0.0) -> PlanResult:
     """The stacked solution as one result (SPEC section 6): objective F, expected breakdown and lease
     revenues, the first-stage lease blocks, every allocation row with its scenario, and per scenario its
-    value, breakdown and lease ends."""
+    value, breakdown and lease ends. F is recomputed from the scenarios' values, so the gap is too, and
+    the plan is `optimal` only when that gap is within `gap` (the model's CVaR rows hold to the solver's
+    tolerances only)."""
     inst = sm.instance
     result = PlanResult(instance=inst.name, status=report.status, solver=report.solver, solve_seconds=report.seconds,
                         build_seconds=build_seconds, warnings=inst.warnings())
@@ -200,7 +203,9 @@ def extract_scenarios(sm: StochasticModel, report: SolverReport, build_seconds: 
     expected = float(p @ values)
     result.objective = risk_objective(values, p, alpha, weight)
     result.best_bound = None if report.best_bound is None else max(report.best_bound, result.objective)
-    result.mip_gap = report.mip_gap
+    result.mip_gap = relative_gap(result.objective, result.best_bound)
+    if result.status == Status.OPTIMAL and not (result.mip_gap is not None and result.mip_gap <= gap + GAP_TOLERANCE):
+        result.status = Status.FEASIBLE
     terms = TERMS + (FEES,)
     result.breakdown = {t: float(sum(pi * part.breakdown.get(t, 0.0) for pi, part in zip(p, parts))) for t in terms}
     leases = parts[0].leases.copy()  # the block is first stage: the same in every scenario

@@ -354,7 +354,15 @@ def document_problems(doc: object) -> list[str]:
     ]:
         if not ok:
             out.append(f"{key}: expected {wanted}, got {excerpt(doc.get(key))}")
-    return out
+    return out or _status_problems(doc)
+
+
+def _status_problems(doc: dict) -> list[str]:
+    """A plan under a status that says there is none (`infeasible`, `unbounded`, `no_solution`)."""
+    if doc["status"] in WITH_SOLUTION:
+        return []
+    held = len(doc["allocations"]) + sum(1 for lease in doc["leases"] if isinstance(lease, dict) and lease.get("accepted"))
+    return [f"status {doc['status']} but the document holds a plan ({held} allocation rows and accepted leases)"] if held else []
 
 
 def entry_problems(doc: dict) -> list[str]:
@@ -652,11 +660,25 @@ def objective(p: _Plan) -> Iterator[Violation]:
         yield Violation("objective", f"objective is {got!r}, recomputed {p.value:.6f}")
 
 
-def best_bound(p: _Plan) -> Iterator[Violation]:
-    """A maximisation's objective does not exceed its best bound."""
-    bound, got = p.result.get("best_bound"), p.result.get("objective")
-    if bound is not None and _is_number(got) and not (_is_number(bound) and got <= bound + p.money_tol):
+def bound_and_gap(result: dict, tol: float) -> Iterator[Violation]:
+    """A maximisation's objective does not exceed its best bound (within `tol`), and mip_gap is
+    |best_bound - objective| / max(1, |objective|) (within 1e-6: backends round), null without a bound:
+    a gap of 0 beside a bound twice the objective passed as proven. Shared with section 6's F."""
+    bound, got, gap = result.get("best_bound"), result.get("objective"), result.get("mip_gap")
+    if bound is not None and _is_number(got) and not (_is_number(bound) and got <= bound + tol):
         yield Violation("best_bound", f"objective {got!r} exceeds best_bound {bound!r}")
+    if gap is None or not (_is_number(gap) and _is_number(got)):
+        return
+    if not _is_number(bound):
+        yield Violation("mip_gap", f"mip_gap {gap!r} without a best_bound")
+    elif abs(gap - abs(bound - got) / max(1.0, abs(got))) > 1e-6:
+        yield Violation("mip_gap", f"mip_gap {gap!r} is not |best_bound - objective| / max(1, |objective|) = "
+                                   f"{abs(bound - got) / max(1.0, abs(got)):g}")
+
+
+def best_bound(p: _Plan) -> Iterator[Violation]:
+    """The reported bound and gap agree with the objective (bound_and_gap)."""
+    yield from bound_and_gap(p.result, p.money_tol)
 
 
 RULES = (

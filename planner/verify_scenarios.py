@@ -232,6 +232,4 @@ def _objective(inst: Instance, result: dict, all_cases: list[Case], values: np.n
             if differs(entry.get("revenue"), want):
                 yield Violation("lease.revenue", f"lease {entry['name']}: revenue {entry.get('revenue')!r}, "
                                                  f"expected value {want:.6f}")
-    bound, got = result.get("best_bound"), result.get("objective")
-    if bound is not None and plain._is_number(got) and not (plain._is_number(bound) and got <= bound + tol):
-        yield Violation("best_bound", f"objective {got!r} exceeds best_bound {bound!r}")
+    yield from plain.bound_and_gap(result, tol)

@@ -161,6 +161,7 @@ def broken(edit):
     return r
 
 
+NO_BOUND = both(top("best_bound", None), top("mip_gap", None))
 BREAKS = {
     "result.field/status": ("result.field", top("status", "solved")),
     "result.field/mip_gap": ("result.field", top("mip_gap", -1)),
@@ -171,6 +172,9 @@ BREAKS = {
     "result.instance": top("instance", "another-fleet"),
     "result.solver": top("solver", "gurobi"),
     "best_bound": top("best_bound", lambda r: r["objective"] - 100),
+    "mip_gap/twice": ("mip_gap", both(top("best_bound", lambda r: 2 * r["objective"]), top("mip_gap", 0.0))),
+    "mip_gap/no_bound": ("mip_gap", both(top("best_bound", None), top("mip_gap", 0.0))),
+    "result.field/plan_under_infeasible": ("result.field", top("status", "infeasible")),
     "row.name/site": ("row.name", add((0, "s9", "A", "training", "big", 4))),
     "row.name/generation": ("row.name", add((0, "s1", "Z", "training", "big", 4))),
     "row.consumer/unknown": ("row.consumer", add((0, "s1", "A", "training", "nobody", 4))),
@@ -213,7 +217,7 @@ BREAKS = {
     "breakdown.training_value": term("training_value", 1.0),
     "breakdown.inference_value": term("inference_value", 1.0),
     "breakdown.energy_cost": term("energy_cost", -1.0),
-    "objective": both(top("objective", lambda r: r["objective"] + 1), top("best_bound", None)),
+    "objective": both(top("objective", lambda r: r["objective"] + 1), NO_BOUND),
 }
 
 
@@ -246,13 +250,13 @@ def test_idle_and_zero_rows_are_optional_and_duplicate_rows_add_up():
 
 
 def test_within_tolerance_and_without_bound_passes():
-    nudged = broken(both(top("objective", lambda r: r["objective"] + 1e-9), top("best_bound", None)))
+    nudged = broken(both(top("objective", lambda r: r["objective"] + 1e-9), NO_BOUND))
     assert check(INSTANCE, nudged) == []
 
 
 def test_an_objective_off_by_1e_8_relative_fails():
     """Only served units are continuous (off by at most HiGHS's 1e-7 of a unit); the rest is exact."""
-    nudged = broken(both(top("objective", lambda r: r["objective"] * (1 + 1e-8)), top("best_bound", None)))
+    nudged = broken(both(top("objective", lambda r: r["objective"] * (1 + 1e-8)), NO_BOUND))
     assert rules(nudged) == {"objective"}
 
 

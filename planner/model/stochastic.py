@@ -136,9 +136,11 @@ def add_cvar(lm: LinearModel, models: list[PlanModel], columns: list[np.ndarray]
     """Rockafellar-Uryasev rows in units of `scale` (money spans 1e9; the rows stay near 1):
     u_s - eta + V_s / scale >= 0, and w * scale * (eta - sum p_s u_s / (1 - alpha)) in the objective.
     eta lies between the least and the most any V_s can be, and u_s below their spread: finite bounds
-    that cut nothing off (CP-SAT, integer-only, needs them)."""
-    largest = max(float(np.abs(m.lm.objective()).max(initial=0.0)) for m in models)
-    scale = 10.0 ** np.floor(np.log10(largest)) if largest > 0 else 1.0
+    that cut nothing off (CP-SAT, integer-only, needs them). The scale is the geometric mean of the
+    objective's coefficients (a row's usual equilibration): the largest one, a 1e15 termination fee,
+    made V_s / scale a few 1e-9, below the solver's tolerances, and the model's F 73% off the plan's."""
+    logs = np.concatenate([np.log10(np.abs(c[c != 0])) for c in (m.lm.objective() for m in models)])
+    scale = 10.0 ** np.round(logs.mean()) if len(logs) else 1.0
     lo, hi = zip(*(_value_range(m.lm) for m in models))
     eta = lm.add_variables("cvar_eta", 1, min(lo) / scale, max(hi) / scale)
     short = lm.add_variables("cvar_shortfall", len(models), 0.0, (max(hi) - min(lo)) / scale)
