@@ -33,6 +33,10 @@ def scenario_instances(draw) -> dict:
              "train_speed": 1.0, "infer_speed": draw(st.sampled_from([1.0, 2.0]))} for i in range(2)]
     site = {"name": "S", "power_mw": draw(st.sampled_from([0.006, 0.01, 1.0])),
             "inventory": {g["name"]: draw(st.integers(0, 6)) for g in gens}}
+    if draw(st.booleans()):  # a retirement: a lease that may end before it was bounded by the term's least inventory
+        g = draw(st.sampled_from(gens))
+        site["deliveries"] = [{"period": draw(st.integers(1, T - 1)), "generation": g["name"],
+                               "gpus": -g["node_size"] * draw(st.integers(0, site["inventory"][g["name"]] // g["node_size"]))}]
     leases = []
     for k in range(draw(st.integers(1, 2))):
         start = draw(st.integers(0, T - 2))
