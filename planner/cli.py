@@ -152,7 +152,8 @@ def emit(text: str | bytes, output: str | None, protected: list[str]) -> None:
         say(text)
 
 
-def needs_file(fmt: str, output: str | None, option: str = "--format xlsx writes an Excel workbook: give --output") -> None:
+def needs_file(fmt: str, output: str | None,
+               option: str = "--format xlsx writes an Excel workbook: give --output") -> None:
     """A workbook is binary: refuse, before any work, an output that would garble a terminal or that Excel
     would not open (and that a slip of the keyboard could have aimed at an instance file). `option`
     says, in the command's own words, where the FILE.xlsx goes."""

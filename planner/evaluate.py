@@ -78,7 +78,8 @@ def named_lease(inst: Instance, name: str) -> Lease:
     for lease in inst.leases:
         if lease.name == name:
             return lease
-    raise ValueError(f"no lease {name!r} in {inst.name} (its leases: {', '.join(x.name for x in inst.leases) or 'none'})")
+    names = ", ".join(x.name for x in inst.leases) or "none"
+    raise ValueError(f"no lease {name!r} in {inst.name} (its leases: {names})")
 
 
 def with_offer(inst: Instance, offer: Lease | str, accepted: bool, gpus: int | None = None) -> Instance:
@@ -202,7 +203,8 @@ def break_even_factor(accepted: Instance, lease: Lease, rejected: PlanResult, pl
     def slope(at: PlanResult, _factor: float) -> float:
         return _revenue_slope(accepted, lease, _block(at, lease.name))
 
-    factor, at_root = price_root(accepted, lease.name, rejected, plan, slope, lambda _f: 0.0, solver, max_steps, options)
+    factor, at_root = price_root(accepted, lease.name, rejected, plan, slope, lambda _f: 0.0, solver, max_steps,
+                                 options)
     if not at_root.status.has_solution:
         raise RuntimeError(f"re-solve at price factor {factor:g} returned {at_root.status.value}")
     return factor, at_root

@@ -127,7 +127,8 @@ def _break_even(accepted_inst: Instance, lease: Lease, rejected: PlanResult, pla
     factor, plan = price_root(accepted_inst, lease.name, rejected, plan,
                               lambda at, f: _slope(accepted_inst, at, lease.name, f), lambda f: f / 10,
                               solver, max_steps, options)
-    if not plan.status.has_solution or abs(plan.objective - target) > max(1e-6 * max(1.0, abs(target)), known_equal(plan, rejected)):
+    agree = max(1e-6 * max(1.0, abs(target)), known_equal(plan, rejected))
+    if not plan.status.has_solution or abs(plan.objective - target) > agree:
         return None, None
     above, below = (p.objective for p in solve_each(
         [with_price(accepted_inst, lease.name, factor * (1 + FLIP)), with_price(accepted_inst, lease.name, factor * (1 - FLIP))],

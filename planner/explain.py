@@ -42,7 +42,7 @@ class Diagnosis:
     shortfalls: list[str] = field(default_factory=list)  # capacity missing, and who needs it
     iis: list[str] = field(default_factory=list)  # an irreducible infeasible set of the LP relaxation, when it has one
     unfinished: list[str] = field(default_factory=list)  # the steps the time limit (or an interrupt) cut short
-    capacity: str | None = None  # the capacity relaxation: "solved", "beyond" (infeasible even so), None (not run to the end)
+    capacity: str | None = None  # its relaxation "solved", "beyond" (infeasible even so), None (not run to the end)
     scenario: str | None = None  # with scenarios (SPEC section 6): the one diagnosed, infeasible on its own
 
     def lines(self) -> list[str]:

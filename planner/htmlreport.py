@@ -336,7 +336,8 @@ def page(inst: Instance, sentence: str, body: str, doc: dict[str, Any], figures:
     data["figures"] = {k: json.loads(f.to_json()) for k, f in figures.items()}
     # every < > & as a JSON escape: a name holding `<!--` and `<script` kept the browser from ending the
     # data block at its `</script>` (the app's script became data: no chart drew)
-    payload = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    payload = json.dumps(data, separators=(",", ":"))
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     description = f"<p class=\"description\">{escape(inst.description)}</p>" if inst.description else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -51,36 +51,48 @@ def value_of_information(inst: Instance, plan: PlanResult, solver: str, options:
     reported as EVPI or VSS. The perfect-information solves (one per scenario) go through
     planner.batch (`workers`, `cluster`). `kept`: F(V') when the caller has it already, proven (the
     extensive form's warm start is that plan)."""
-    from planner.api import solve
-
     if plan.status != Status.OPTIMAL:
         return {"evpi": None, "vss": None,
                 "notes": [f"EVPI and VSS not computed: the plan is {plan.status.value}, not proven optimal"]}
+    evpi, notes = _evpi(inst, plan, solver, options, workers, cluster)
+    if kept is None:
+        kept, note = _kept_first_stage(inst, solver, options)
+        notes += [note] if note else []
+    return {"evpi": evpi, "vss": None if kept is None else plan.objective - kept, "notes": notes}
+
+
+def _evpi(inst: Instance, plan: PlanResult, solver: str, options: SolveOptions, workers: int | None,
+          cluster: str | None) -> tuple[float | None, list[str]]:
+    """F(V*) - F(plan), or None with the notes saying why."""
     unc = inst.uncertainty
-    p = np.array([sc.probability for sc in unc.scenarios])
-    data = inst.model_dump()
-    best = run_batch(functools.partial(perfect_information_value, data, solver=solver, gap=options.gap,
+    best = run_batch(functools.partial(perfect_information_value, inst.model_dump(), solver=solver, gap=options.gap,
                                        time_limit=options.time_limit),
                      [sc.name for sc in unc.scenarios], workers=workers, cluster=cluster)
-    notes = [f"scenario {sc.name} alone has no plan: EVPI undefined" for sc, (v, _) in zip(unc.scenarios, best) if v is None]
+    notes = [f"scenario {sc.name} alone has no plan: EVPI undefined"
+             for sc, (v, _) in zip(unc.scenarios, best) if v is None]
     notes += [f"EVPI not computed: scenario {sc.name} alone was not proven optimal within the time limit"
               for sc, (v, proven) in zip(unc.scenarios, best) if v is not None and not proven][:1]
-    evpi = None if notes else risk_objective(np.array([v for v, _ in best]), p, unc.cvar_alpha, unc.risk_weight) - plan.objective
-    if kept is not None:
-        return {"evpi": evpi, "vss": plan.objective - kept, "notes": notes}
-    plain = inst.model_copy(update={"uncertainty": None})
-    base = solve(plain, solver=solver, gap=options.gap, time_limit=options.time_limit)
+    if notes:
+        return None, notes
+    p = np.array([sc.probability for sc in unc.scenarios])
+    return risk_objective(np.array([v for v, _ in best]), p, unc.cvar_alpha, unc.risk_weight) - plan.objective, []
+
+
+def _kept_first_stage(inst: Instance, solver: str, options: SolveOptions) -> tuple[float | None, str | None]:
+    """F(V'): the first stage of the plan without uncertainty, completed in each scenario; or None and why."""
+    from planner.api import solve
+
+    base = solve(inst.model_copy(update={"uncertainty": None}), solver=solver, gap=options.gap,
+                 time_limit=options.time_limit)
     if not base.status.has_solution:
-        return {"evpi": evpi, "vss": None, "notes": [*notes, "the instance without uncertainty has no plan: VSS undefined"]}
+        return None, "the instance without uncertainty has no plan: VSS undefined"
     if base.status != Status.OPTIMAL:
-        return {"evpi": evpi, "vss": None,
-                "notes": [*notes, "VSS not computed: the plan without uncertainty was not proven optimal within the time limit"]}
+        return None, "VSS not computed: the plan without uncertainty was not proven optimal within the time limit"
     sm = build_stochastic(inst)
     done = complete(sm, first_stage_values(sm, base), get_solver(solver), options)
     if done.infeasible is not None:
-        return {"evpi": evpi, "vss": None, "notes": [
-            *notes, f"scenario {done.infeasible}: the first stage of the plan without uncertainty is infeasible, VSS undefined"]}
+        return None, (f"scenario {done.infeasible}: the first stage of the plan without uncertainty is infeasible, "
+                      "VSS undefined")
     if done.plan is None or not done.proven:
-        return {"evpi": evpi, "vss": None,
-                "notes": [*notes, "VSS not computed: completing the first stage without uncertainty was not proven optimal within the time limit"]}
-    return {"evpi": evpi, "vss": plan.objective - done.plan.objective, "notes": notes}
+        return None, "VSS not computed: completing the first stage without uncertainty was not proven optimal in time"
+    return done.plan.objective, None

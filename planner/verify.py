@@ -361,8 +361,10 @@ def _status_problems(doc: dict) -> list[str]:
     """A plan under a status that says there is none (`infeasible`, `unbounded`, `no_solution`)."""
     if doc["status"] in WITH_SOLUTION:
         return []
-    held = len(doc["allocations"]) + sum(1 for lease in doc["leases"] if isinstance(lease, dict) and lease.get("accepted"))
-    return [f"status {doc['status']} but the document holds a plan ({held} allocation rows and accepted leases)"] if held else []
+    held = len(doc["allocations"]) + sum(1 for x in doc["leases"] if isinstance(x, dict) and x.get("accepted"))
+    if not held:
+        return []
+    return [f"status {doc['status']} but the document holds a plan ({held} allocation rows and accepted leases)"]
 
 
 def entry_problems(doc: dict) -> list[str]:

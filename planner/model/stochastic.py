@@ -66,8 +66,8 @@ def shared_cells(inst: Instance, alloc: pd.DataFrame, reveal: int) -> np.ndarray
 def common_cells(all_cases: list[Case], reveal: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The union of the scenarios' allocation cells (their keys), and each cell's bound per scenario
     (cells x scenarios, 0 where a scenario has no such cell)."""
-    tables = [allocation_table(c.instance, c.instance.usable_nodes(), earliest_ends(c.instance, c.exits, reveal)).assign(case=i)
-              for i, c in enumerate(all_cases)]
+    tables = [allocation_table(c.instance, c.instance.usable_nodes(), earliest_ends(c.instance, c.exits, reveal))
+              .assign(case=i) for i, c in enumerate(all_cases)]
     both = pd.concat(tables, ignore_index=True)
     ub = both.pivot_table(index=CELL_KEYS, columns="case", values="ub", aggfunc="max", fill_value=0.0, sort=False)
     ub = ub.reindex(columns=range(len(all_cases)), fill_value=0.0)
