@@ -429,3 +429,16 @@ def test_with_a_risk_weight_of_1_every_scenario_serves_its_capacity():
     values = [s["objective"] for s in result.uncertainty["scenarios"]]
     assert result.objective == pytest.approx(min(values), rel=1e-9)
     assert all(s["breakdown"]["inference_value"] > 0 for s in result.uncertainty["scenarios"])
+
+
+def test_with_a_risk_weight_of_1_no_scenario_keeps_a_dominated_choice():
+    """teach_scenarios at risk weight 1: F = CVaR_0.75 = (0.2 x 64 + 0.05 x 128) / 0.25 = 76.8 either way, but
+    `hit` kept the lease to the end (128) where ending it at 2 earns 2 x 32 - 8 + 2 x 48 = 152: each
+    scenario is now re-optimised with the first stage fixed, E[V] = 0.4 x 152 + 0.4 x 128 + 0.2 x 64 = 124.8."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "instances" / "teach_scenarios.yaml").read_text())
+    data["uncertainty"]["risk_weight"] = 1
+    result = solve(parse_instance(data))
+    assert result.objective == pytest.approx(76.8) and result.uncertainty["expected_objective"] == pytest.approx(124.8)
+    assert scenario_values(result) == pytest.approx({"hit": 152, "miss": 128, "slump": 64})
