@@ -442,3 +442,20 @@ def test_with_a_risk_weight_of_1_no_scenario_keeps_a_dominated_choice():
     result = solve(parse_instance(data))
     assert result.objective == pytest.approx(76.8) and result.uncertainty["expected_objective"] == pytest.approx(124.8)
     assert scenario_values(result) == pytest.approx({"hit": 152, "miss": 128, "slump": 64})
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_scenario_whose_lessee_exits_at_the_start_does_not_bound_the_block(signed):
+    """2 GPUs; the lease takes both (1/GPU-hour, 2 periods) in `a`; in `b` only 1 GPU is left and the lessee
+    exits at the start, holding nothing: F = 0.5 x 4 + 0.5 x 0 = 2. The shared block took `b`'s bound (1),
+    so the plan was 0 (`optimal`), or `infeasible` when signed (found by fuzzing)."""
+    lease = {"name": "L", "price_per_gpu_hour": 1.0, "max_gpus": 2, "all_or_nothing": True, "signed": signed}
+    unc = {"scenarios": [{"name": "a", "probability": 0.5},
+                         {"name": "b", "probability": 0.5, "set": {"sites.S.inventory.G": 1}, "lessee_exits": {"L": 0}}]}
+    data = instance(leases=[lease], uncertainty=unc)
+    data["horizon"]["periods"] = 2
+    data["sites"] = [{"name": "S", "power_mw": 1, "inventory": {"G": 2}}]
+    for solver in ("highs", "scip"):
+        r = solve(parse_instance(data), solver=solver)
+        assert r.status.value == "optimal" and r.objective == pytest.approx(2.0)
+        assert scenario_values(r) == pytest.approx({"a": 4.0, "b": 0.0})

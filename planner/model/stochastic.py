@@ -65,13 +65,22 @@ def shared_cells(inst: Instance, alloc: pd.DataFrame, reveal: int) -> np.ndarray
 
 def common_cells(all_cases: list[Case], reveal: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The union of the scenarios' allocation cells (their keys), and each cell's bound per scenario
-    (cells x scenarios, 0 where a scenario has no such cell)."""
+    (cells x scenarios, 0 where a scenario has no such cell). A scenario whose lessee exits at the start
+    of the term never holds the block, so it does not bound it: there the bound is the largest of any
+    scenario (the shared column takes the tightest of its scenarios' bounds, and a scenario with fewer
+    GPUs made a better plan "infeasible")."""
     tables = [allocation_table(c.instance, c.instance.usable_nodes(), earliest_ends(c.instance, c.exits, reveal))
               .assign(case=i) for i, c in enumerate(all_cases)]
     both = pd.concat(tables, ignore_index=True)
     ub = both.pivot_table(index=CELL_KEYS, columns="case", values="ub", aggfunc="max", fill_value=0.0, sort=False)
     ub = ub.reindex(columns=range(len(all_cases)), fill_value=0.0)
-    return ub.index.to_frame(index=False), ub.to_numpy()
+    cells, ub = ub.index.to_frame(index=False), ub.to_numpy().copy()
+    lease = (cells["use"] == "lease").to_numpy()
+    for i, case in enumerate(all_cases):
+        for k, exit_ in case.exits.items():
+            never = lease & (cells["consumer"] == k).to_numpy() & (cells["t0"] >= exit_).to_numpy()
+            ub[never, i] = ub[never].max(axis=1)
+    return cells, ub
 
 
 def build_stochastic(inst: Instance) -> StochasticModel:
