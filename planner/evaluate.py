@@ -159,10 +159,11 @@ def payment_per_period(inst: Instance, lease: Lease, block: pd.DataFrame) -> flo
     return inst.horizon.period_hours * float((block["gpus"] * per_gpu).sum())
 
 
-def _revenue_slope(inst: Instance, lease: Lease, block: pd.DataFrame) -> float:
-    """d objective / d price factor with the block fixed: the offer's discounted revenue at factor 1."""
-    weight = float(inst.discount_weights()[list(inst.window(lease))].sum())
-    return weight * payment_per_period(inst, lease, block)
+def held_periods(inst: Instance, lease: Lease, plan: PlanResult) -> range:
+    """The periods the plan holds the lease: its term, up to the plan's end where the operator ends it."""
+    window = inst.window(lease)
+    end = next((e["period"] for e in plan.lease_ends or [] if e["lease"] == lease.name), window.stop)
+    return range(window.start, end)
 
 
 def known_equal(plan: PlanResult, other: PlanResult) -> float:
@@ -200,8 +201,10 @@ def break_even_factor(accepted: Instance, lease: Lease, rejected: PlanResult, pl
     piecewise-linear, so from any start the iterates reach the root from above. The root is at least 0
     (at price 0 the offer's GPUs earn what idle ones do), so a step below 0 is rounding: it stops at 0
     (S mixed seed 2 stepped to -2.5e-15, and the re-solve refused a negative price)."""
-    def slope(at: PlanResult, _factor: float) -> float:
-        return _revenue_slope(accepted, lease, _block(at, lease.name))
+    def slope(at: PlanResult, factor: float) -> float:
+        """dA/df with the plan fixed: its revenue from the offer over f (the periods it holds the offer; a
+        plan that ends it early earns over fewer, and the whole term's slope sent Newton 13% past the root)."""
+        return _revenue(at, lease.name) / factor
 
     factor, at_root = price_root(accepted, lease.name, rejected, plan, slope, lambda _f: 0.0, solver, max_steps,
                                  options)
@@ -290,9 +293,10 @@ def _block(plan: PlanResult, name: str) -> pd.DataFrame:
 
 
 def unit_economics(inst: Instance, lease: Lease, block: pd.DataFrame, plan: PlanResult) -> dict[str, float | None]:
-    """$/GPU-hour, $/MW-month, revenue over the term, payback against capex and depreciation."""
+    """$/GPU-hour, $/MW-month, revenue over the periods the plan holds the offer (its term, or up to
+    the plan's end of it), payback against capex and depreciation."""
     H = inst.horizon.period_hours
-    term = len(inst.window(lease))
+    term = len(held_periods(inst, lease, plan))
     gens = {g.name: g for g in inst.generations}
     pue = {s.name: s.pue for s in inst.sites}
     gpus = int(block["gpus"].sum())

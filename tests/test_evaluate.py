@@ -568,3 +568,21 @@ def test_the_break_even_stops_once_the_plans_are_equal_within_their_solves_gaps(
     ev = evaluate_offer(parse_instance(POWER_BOUND), "rent")
     assert len(calls) <= 4  # rejected, accepted, one Newton step (the price is linear in the factor)
     assert ev.break_even_price == pytest.approx(2.4, rel=1e-4)
+
+
+@pytest.mark.parametrize("price", [0.3, 2.0])
+def test_the_break_even_of_an_offer_the_plan_ends_early(price):
+    """2 GPUs, 10 periods; serving them is worth 3/GPU-hour from period 1 on; the offer (2 GPUs at p) may be
+    ended from period 1 for a fee of 1. Accepted, it is ended at 1: A(p) = 2p - 1 + 54 against 54, so the
+    break-even is 0.5 at any quoted price, and the plan holds the offer 1 period (revenue 2p). Newton took
+    the whole term's revenue (20p) as its slope: 0.5636 quoted at 2, 0.4915 at 0.3 (found by fuzzing)."""
+    data = {"name": "ends-early", "horizon": {"periods": 10, "period_hours": 1},
+            "generations": [{"name": "G", "power_kw": 1.0, "node_size": 1, "train_speed": 1.0, "infer_speed": 1.0}],
+            "sites": [{"name": "S", "power_mw": 1.0, "inventory": {"G": 2}}],
+            "inference": [{"name": "app", "periods": [1, 10], "demand": [{"units": 2, "value_per_unit_hour": 3.0}]}],
+            "leases": [{"name": "L", "price_per_gpu_hour": price, "max_gpus": 2,
+                        "termination": {"earliest_period": 1, "fee": 1}}]}
+    ev = evaluate_offer(parse_instance(data), "L")
+    assert ev.break_even_price == pytest.approx(0.5, rel=1e-6)
+    assert ev.value == pytest.approx(2 * price - 1)
+    assert ev.revenue_over_term == pytest.approx(2 * price)
