@@ -219,6 +219,9 @@ def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gp
     that may differ); value, break-even and economics, all for the requested block. `options`
     (time_limit, threads, progress, ...) go to every solve, as planner.solve takes them; the
     independent solves go through planner.batch (`workers`, `cluster`)."""
+    if inst.uncertainty is not None:
+        raise ValueError(f"{inst.name} has scenarios (SPEC section 6): evaluate its offers with "
+                         "planner.evaluate_under_uncertainty, on F (its removed offer drops from every scenario)")
     name = offer if isinstance(offer, str) else offer.name
     lease = offer if isinstance(offer, Lease) else named_lease(inst, name)
     block_gpus, basis = requested_block(inst, lease, gpus)

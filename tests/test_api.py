@@ -72,3 +72,11 @@ def test_an_offer_that_is_not_in_the_instance_names_the_ones_that_are() -> None:
     teach = load_instance(ROOT / "instances" / "teach_lease_vs_inference.yaml")
     with pytest.raises(ValueError, match=r"no lease 'nope' in teach-lease-vs-inference \(its leases: long, short\)"):
         planner.evaluate_offer(teach, "nope")
+
+
+def test_evaluate_offer_refuses_an_instance_with_scenarios_and_names_the_entry_point_that_takes_it() -> None:
+    """It raised InstanceError (an offer named in `lessee_exits`) or RuntimeError deep in its re-solves."""
+    teach = load_instance(ROOT / "instances" / "teach_scenarios.yaml")
+    with pytest.raises(ValueError, match="planner.evaluate_under_uncertainty"):
+        planner.evaluate_offer(teach, "lab")
+    assert planner.evaluate_under_uncertainty(teach, "lab").decision in ("accept", "reject")
