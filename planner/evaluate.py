@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner import ranges
 from planner.api import solve
 from planner.batch import run_batch
-from planner.instance import Instance, Lease
+from planner.instance import Instance, InstanceError, Lease
 from planner.results import PlanResult
 
 BANDS_CSV = Path(__file__).parent / "data" / "market_bands.csv"
@@ -172,14 +173,20 @@ def known_equal(plan: PlanResult, other: PlanResult) -> float:
     return sum(max(1e-9, p.mip_gap or 0.0) * max(1.0, abs(p.objective)) for p in (plan, other))
 
 
+BEYOND_PRICES = (f"no break-even price within the supported ones (up to {ranges.PRICE.hi:g} per GPU-hour, "
+                 f"{ranges.PAYMENT.hi:g} per period)")
+
+
 def price_root(accepted: Instance, name: str, rejected: PlanResult, plan: PlanResult,
                slope: Callable[[PlanResult, float], float], lowest: Callable[[float], float],
-               solver: str, max_steps: int, options: dict) -> tuple[float, PlanResult]:
+               solver: str, max_steps: int, options: dict) -> tuple[float, PlanResult | None]:
     """Newton over the offer's price factor f on A(f) - R, A(f) the best objective with offer `name`
     forced into `accepted` at its price x f, R the rejected plan's; `slope(plan, f)` is dA/df with the
     plan fixed, and no step goes below `lowest(f)`. It stops once A and R are equal within their solves'
     gaps: asked for 1e-9, solves cut short by a time limit at 3e-6 (S inference seed 3, 20 s each)
-    took all 30 steps, 10 minutes an offer. It stops at a re-solve without a plan, and returns it."""
+    took all 30 steps, 10 minutes an offer. It stops at a re-solve without a plan, and returns it; the
+    plan is None when a step asks for a price outside the supported range (an offer that loses money
+    for the one period its plan holds it stepped to 1.9e6 per GPU-hour, and the re-solve raised)."""
     factor = 1.0
     for _ in range(max_steps):
         excess = plan.objective - rejected.objective
@@ -189,15 +196,19 @@ def price_root(accepted: Instance, name: str, rejected: PlanResult, plan: PlanRe
         if step <= 0:
             break
         factor = max(lowest(factor), factor - excess / step)
-        plan = solve(with_price(accepted, name, factor), solver=solver, **options)
+        try:
+            plan = solve(with_price(accepted, name, factor), solver=solver, **options)
+        except InstanceError:
+            return factor, None
         if not plan.status.has_solution:
             break
     return factor, plan
 
 
 def break_even_factor(accepted: Instance, lease: Lease, rejected: PlanResult, plan: PlanResult,
-                      solver: str, max_steps: int = 30, **options: Any) -> tuple[float, PlanResult]:
-    """The price factor at which the offer's block is worth its best alternative. A is convex
+                      solver: str, max_steps: int = 30, **options: Any) -> tuple[float | None, PlanResult | None]:
+    """The price factor at which the offer's block is worth its best alternative (None, None when that is
+    above the supported prices: planner.ranges). A is convex
     piecewise-linear, so from any start the iterates reach the root from above. The root is at least 0
     (at price 0 the offer's GPUs earn what idle ones do), so a step below 0 is rounding: it stops at 0
     (S mixed seed 2 stepped to -2.5e-15, and the re-solve refused a negative price)."""
@@ -208,6 +219,8 @@ def break_even_factor(accepted: Instance, lease: Lease, rejected: PlanResult, pl
 
     factor, at_root = price_root(accepted, lease.name, rejected, plan, slope, lambda _f: 0.0, solver, max_steps,
                                  options)
+    if at_root is None:
+        return None, None
     if not at_root.status.has_solution:
         raise RuntimeError(f"re-solve at price factor {factor:g} returned {at_root.status.value}")
     return factor, at_root
@@ -252,13 +265,14 @@ def evaluate_offer(inst: Instance, offer: Lease | str, solver: str = "highs", gp
     forced = next(lease for lease in fixed.leases if lease.name == name)
     value = accepted.objective - rejected.objective
     factor, at_break_even = break_even_factor(fixed, forced, rejected, accepted, solver, **options)
+    beyond = [] if factor is not None else [BEYOND_PRICES]
     economics = unit_economics(inst, forced, block, accepted)
     return OfferEvaluation(
         offer=name, decision=decision(value, lease.signed), value=value,
         objective_accepted=accepted.objective, objective_rejected=rejected.objective,
-        break_even_price=factor * quoted_price(lease) if quoted_price(lease) is not None else None, price_unit=_unit(lease),
-        gpus=int(_block(at_break_even, name)["gpus"].sum()), block_gpus=int(block["gpus"].sum()),
-        flags=plausibility(inst, block, economics["implied_price_per_gpu_hour"]),
+        break_even_price=None if factor is None or quoted_price(lease) is None else factor * quoted_price(lease),
+        price_unit=_unit(lease), gpus=int(_block(at_break_even or accepted, name)["gpus"].sum()),
+        block_gpus=int(block["gpus"].sum()), flags=beyond + plausibility(inst, block, economics["implied_price_per_gpu_hour"]),
         displaced=displacement(accepted, rejected, inst.T), accepted_plan=accepted, rejected_plan=rejected,
         **best_fields, **economics,
     )

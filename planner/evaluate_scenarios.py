@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from planner.evaluate import (
+    BEYOND_PRICES,
     known_equal,
     named_lease,
     price_root,
@@ -110,15 +111,16 @@ def evaluate_under_uncertainty(inst: Instance, name: str, solver: str = "highs",
         probability_of_loss=sum(r["probability"] for r in rows if r["value"] < -1e-9 * max(1.0, abs(r["rejected"]))),
         price_unit=unit,
     )
-    out.break_even_price, out.break_even_checked = _break_even(accepted_inst, lease, rejected, accepted,
-                                                               solver, max_steps, options)
+    out.break_even_price, out.break_even_checked, note = _break_even(accepted_inst, lease, rejected, accepted,
+                                                                     solver, max_steps, options)
+    out.notes += [note] if note else []
     if without_right and without_right[0].status.has_solution:
         out.termination_right_value = accepted.objective - without_right[0].objective
     return out
 
 
 def _break_even(accepted_inst: Instance, lease: Lease, rejected: PlanResult, plan: PlanResult, solver: str,
-                max_steps: int, options: dict) -> tuple[float | None, bool | None]:
+                max_steps: int, options: dict) -> tuple[float | None, bool | None, str | None]:
     """Newton on F_accepted(f) - F_rejected over the price factor f (planner.evaluate.price_root; F_accepted
     is a max over plans of functions of f, each piecewise linear, so steps may overshoot: a step goes at
     most to a tenth of the factor, which stays positive), then a re-solve either side to show the
@@ -127,10 +129,12 @@ def _break_even(accepted_inst: Instance, lease: Lease, rejected: PlanResult, pla
     factor, plan = price_root(accepted_inst, lease.name, rejected, plan,
                               lambda at, f: _slope(accepted_inst, at, lease.name, f), lambda f: f / 10,
                               solver, max_steps, options)
+    if plan is None:
+        return None, None, BEYOND_PRICES
     agree = max(1e-6 * max(1.0, abs(target)), known_equal(plan, rejected))
     if not plan.status.has_solution or abs(plan.objective - target) > agree:
-        return None, None
+        return None, None, None
     above, below = (p.objective for p in solve_each(
         [with_price(accepted_inst, lease.name, factor * (1 + FLIP)), with_price(accepted_inst, lease.name, factor * (1 - FLIP))],
         solver, **options))
-    return factor * quoted_price(lease), bool(above > target > below)
+    return factor * quoted_price(lease), bool(above > target > below), None

@@ -586,3 +586,17 @@ def test_the_break_even_of_an_offer_the_plan_ends_early(price):
     assert ev.break_even_price == pytest.approx(0.5, rel=1e-6)
     assert ev.value == pytest.approx(2 * price - 1)
     assert ev.revenue_over_term == pytest.approx(2 * price)
+
+
+def test_a_break_even_above_the_supported_prices_is_said_not_crashed_on():
+    """One GPU that trains worth 10 x 1e6 per hour against an offer of 1 per GPU-hour: the break-even is 1e7,
+    past the supported 1e6 per GPU-hour, and the re-solve there raised InstanceError ("internal error" at
+    the CLI; found by fuzzing with a scenario offer held one period)."""
+    data = {"name": "beyond", "horizon": {"periods": 2, "period_hours": 1},
+            "generations": [{"name": "G", "power_kw": 1.0, "node_size": 1, "train_speed": 10.0, "infer_speed": 1.0}],
+            "sites": [{"name": "S", "power_mw": 1.0, "inventory": {"G": 1}}],
+            "training": [{"name": "run", "value_per_unit_hour": 1e6}],
+            "leases": [{"name": "L", "price_per_gpu_hour": 1.0, "max_gpus": 1, "all_or_nothing": True}]}
+    ev = evaluate_offer(parse_instance(data), "L")
+    assert ev.decision == "reject" and ev.break_even_price is None
+    assert any("no break-even price within the supported ones" in flag for flag in ev.flags)
