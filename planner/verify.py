@@ -746,6 +746,9 @@ def check(instance: Instance, result: dict, rel_tol: float = 1e-6) -> list[Viola
     found = list(fields(result, instance))
     if not isinstance(result, dict) or result.get("status") not in WITH_SOLUTION:
         return found
+    if instance.uncertainty is None and result.get("scenarios"):  # each rule would fail once per row (77 lines)
+        return [*found, Violation("result.scenarios", "the result has scenarios (SPEC section 6) and the instance has "
+                                                      "none: it is the plan of another instance")]
     if instance.uncertainty is not None or any(lease.termination is not None for lease in instance.leases):
         from planner.verify_scenarios import check_scenarios  # it checks each scenario with check_rules()
 

@@ -277,3 +277,15 @@ def test_verify_raises_with_the_violations():
         verify(INSTANCE, broken(set_gpus("big", 6)))
     assert "granularity" in {v.rule for v in err.value.violations}
     assert "granularity" in str(err.value)
+
+
+def test_a_scenario_result_against_an_instance_without_scenarios_is_one_violation():
+    """It listed 77 violations, every rule failing on rows of several scenarios added up."""
+    from pathlib import Path
+
+    from planner import load_instance, solve
+
+    root = Path(__file__).resolve().parents[1]
+    doc = solve(load_instance(root / "instances" / "teach_scenarios.yaml")).to_dict()
+    plain = load_instance(root / "instances" / "teach_scenarios.yaml").model_copy(update={"uncertainty": None})
+    assert [v.rule for v in check(plain, doc)] == ["result.scenarios"]
