@@ -27,6 +27,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from planner.options import usable_cores
+
 ENV_CLUSTER = "PLANNER_CLUSTER"  # a Dask scheduler address the CLI's --cluster defaults to
 CONNECT_SECONDS = 3.0  # an unreachable scheduler is reported well within the promised 10 s
 NO_WORKER_SECONDS = 30.0  # a cluster batch with no worker for this long fails instead of waiting forever
@@ -55,7 +57,7 @@ def run_batch(fn: Callable[[Any], Any], items: Iterable[Any], workers: int | Non
     with _bar(len(items), progress) as advance:
         if cluster:
             return _on_dask(fn, items, cluster, advance)
-        workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
+        workers = max(1, min(workers or usable_cores(), len(items)))
         if workers == 1:
             return [_advancing(fn(item), advance) for item in items]
         return _on_pool(fn, items, workers, advance)

@@ -492,11 +492,11 @@ def read_json(path: str, what: str) -> dict:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
               help="The table's format: CSV, or an Excel workbook (sheets Summary, Sweep).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Table file [default: INSTANCE-stem.sweep.FORMAT].")
-@click.option("--plot", "png", type=click.Path(dir_okay=False),
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False),
               help="Plot file, PNG, SVG or PDF by its suffix [default: a PNG next to the table].")
 def sweep(instance: str, vary: tuple[str, ...], solver: str, time_limit: float | None, threads: int | None,
           progress: bool | None, workers: int | None, cluster: str | None, fmt: str, output: str | None,
-          png: str | None) -> None:
+          plot_file: str | None) -> None:
     """Solve INSTANCE for every value of one parameter (or every pair of two); write a table and a PNG."""
     options = solving(time_limit, threads, progress)
     inst = read_instance(instance)
@@ -504,10 +504,10 @@ def sweep(instance: str, vary: tuple[str, ...], solver: str, time_limit: float |
         fail(f"--vary: given {len(vary)} times; a sweep varies one or two parameters", EXIT_BAD_INPUT)
     batch_target(workers, cluster)
     csv_path = Path(output or f"{Path(instance).stem}.sweep.{fmt}")
-    png_path = Path(png or csv_path.with_suffix(".png"))
-    check_outputs([csv_path, png_path], [instance])
+    plot_path = Path(plot_file or csv_path.with_suffix(".png"))
+    check_outputs([csv_path, plot_path], [instance])
     try:
-        sweeps.plot_format(png_path)
+        sweeps.plot_format(plot_path)
     except ValueError as err:
         fail(f"--plot {err}", EXIT_BAD_INPUT)
     try:
@@ -520,9 +520,9 @@ def sweep(instance: str, vary: tuple[str, ...], solver: str, time_limit: float |
     paths = [path for path, _ in axes]
     table = frame.to_csv(index=False) if fmt == "csv" else workbook.sweep_workbook(frame, " x ".join(paths), inst)
     write_output(csv_path, table, [instance])
-    sweeps.plot(frame, paths, png_path)
+    sweeps.plot(frame, paths, plot_path)
     solved = frame["objective"].notna()
-    say(f"{len(frame)} points ({int(solved.sum())} solved): {csv_path}, {png_path}\n")
+    say(f"{len(frame)} points ({int(solved.sum())} solved): {csv_path}, {plot_path}\n")
     say(frame[[*paths, "status", "objective", "accepted"]].to_string(index=False) + "\n")
 
 

@@ -75,12 +75,13 @@ class OfferEvaluation:
 
 
 def named_lease(inst: Instance, name: str) -> Lease:
-    """The lease called `name`; ValueError naming the leases there are (StopIteration escaped before)."""
-    for lease in inst.leases:
-        if lease.name == name:
-            return lease
-    names = ", ".join(x.name for x in inst.leases) or "none"
-    raise ValueError(f"no lease {name!r} in {inst.name} (its leases: {names})")
+    """inst.lease(name) as the entry points' ValueError, naming the leases there are (a bare StopIteration
+    escaped before)."""
+    try:
+        return inst.lease(name)
+    except KeyError:
+        names = ", ".join(x.name for x in inst.leases) or "none"
+        raise ValueError(f"no lease {name!r} in {inst.name} (its leases: {names})") from None
 
 
 def with_offer(inst: Instance, offer: Lease | str, accepted: bool, gpus: int | None = None) -> Instance:
@@ -208,10 +209,10 @@ def price_root(accepted: Instance, name: str, rejected: PlanResult, plan: PlanRe
 def break_even_factor(accepted: Instance, lease: Lease, rejected: PlanResult, plan: PlanResult,
                       solver: str, max_steps: int = 30, **options: Any) -> tuple[float | None, PlanResult | None]:
     """The price factor at which the offer's block is worth its best alternative (None, None when that is
-    above the supported prices: planner.ranges). A is convex
-    piecewise-linear, so from any start the iterates reach the root from above. The root is at least 0
-    (at price 0 the offer's GPUs earn what idle ones do), so a step below 0 is rounding: it stops at 0
-    (S mixed seed 2 stepped to -2.5e-15, and the re-solve refused a negative price)."""
+    above the supported prices: planner.ranges). A is convex piecewise-linear, so from any start the
+    iterates reach the root from above. The root is at least 0 (at price 0 the offer's GPUs earn what
+    idle ones do), so a step below 0 is rounding: it stops at 0 (S mixed seed 2 stepped to -2.5e-15,
+    and the re-solve refused a negative price)."""
     def slope(at: PlanResult, factor: float) -> float:
         """dA/df with the plan fixed: its revenue from the offer over f (the periods it holds the offer; a
         plan that ends it early earns over fewer, and the whole term's slope sent Newton 13% past the root)."""

@@ -45,8 +45,9 @@ def check_threads(value: int | None) -> int | None:
         return None
     if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and 1 <= value <= MAX_THREADS):
         raise ValueError(f"threads must be a whole number in [1, {MAX_THREADS}], got {value!r}")
-    if value > usable_cores():
-        raise ValueError(f"threads {value} is more than the {usable_cores()} cores this machine gives planner: "
+    cores = usable_cores()
+    if value > cores:
+        raise ValueError(f"threads {value} is more than the {cores} cores this machine gives planner: "
                          "they would share them, and the solve slow down")
     return int(value)
 

@@ -178,7 +178,7 @@ def plot_format(path: str | Path) -> str:
     return suffix
 
 
-def plot(frame: pd.DataFrame, paths: list[str], png_path: str | Path, title: str | None = None) -> None:
+def plot(frame: pd.DataFrame, paths: list[str], plot_path: str | Path, title: str | None = None) -> None:
     """The sweep as an image written atomically (PNG, SVG or PDF by the file's suffix): lines against
     one parameter, a heatmap over two."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -191,8 +191,8 @@ def plot(frame: pd.DataFrame, paths: list[str], png_path: str | Path, title: str
     (_lines if len(paths) == 1 else _heatmap)(fig, frame, paths)
     fig.suptitle(title or f"Sweep of {' x '.join(paths)}")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=plot_format(png_path), dpi=120)
-    write_output(png_path, buffer.getvalue())
+    fig.savefig(buffer, format=plot_format(plot_path), dpi=120)
+    write_output(plot_path, buffer.getvalue())
 
 
 def _lines(fig: Figure, frame: pd.DataFrame, paths: list[str]) -> None:
