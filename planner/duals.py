@@ -25,7 +25,7 @@ def shadow_prices(m: PlanModel, x: np.ndarray, options: SolveOptions = SolveOpti
     lm = m.lm
     decisions = np.flatnonzero(lm.integrality())
     decisions = decisions[~np.isin(decisions, m.alloc["var"].to_numpy())]  # node counts stay free
-    fixed = _without_inventory_copies(m, lm.with_fixed(decisions, np.round(x[decisions])).relaxed())
+    fixed = _without_copies(m, lm.with_fixed(decisions, np.round(x[decisions])).relaxed())
     report = linear_solver().solve(fixed, replace(options, warm_start=None, progress=False))
     if report.duals is None:
         raise RuntimeError(f"the fixed LP for shadow prices returned {report.status.value}")
@@ -63,8 +63,8 @@ def _with_whole_site_terms(m: PlanModel, rows: pd.DataFrame, duals: np.ndarray, 
     return rows.assign(dual=rows["dual"] + rows["extra"].fillna(0.0)).drop(columns="extra")
 
 
-def _without_inventory_copies(m: PlanModel, lp: LinearModel) -> LinearModel:
-    """Drop the copies of the inventory bound, so that its value shows on the inventory rows.
+def _without_copies(m: PlanModel, lp: LinearModel) -> LinearModel:
+    """Drop the copies of the inventory bound and of the power rows, so that their value shows on them.
 
     The MILP bounds every node count by the usable nodes twice more: as the column's upper bound and
     through big-M rows (x <= ub * binary), which repeat it once the binary is fixed at 1. When one
@@ -72,7 +72,9 @@ def _without_inventory_copies(m: PlanModel, lp: LinearModel) -> LinearModel:
     copy and report 0 for the inventory row. So node columns lose their upper bound (implied by the
     inventory rows; size limits have rows of their own), and every other one-sided <= row that cannot
     bind while the inventory rows hold loses its upper side. The test bounds a node count by the
-    inventory rows only (kept), never by its column bound, which also carries size limits.
+    inventory rows only (kept), never by its column bound, which also carries size limits. The power
+    rows in whole nodes (power_whole_nodes) go too: with the counts continuous they would hold a
+    fraction of a node's worth of the power rows' value.
     """
     lb, ub = lp.bounds()
     cols = m.alloc["var"].to_numpy()
@@ -85,8 +87,9 @@ def _without_inventory_copies(m: PlanModel, lp: LinearModel) -> LinearModel:
     a = lp.matrix()
     worst = a.maximum(0) @ np.where(np.isfinite(cap), cap, 1e30) + a.minimum(0) @ np.where(np.isfinite(lb), lb, -1e30)
     lo, hi = lp.row_bounds()
-    kept = np.zeros(lp.n_rows, dtype=bool)
+    kept, cuts = np.zeros(lp.n_rows, dtype=bool), np.zeros(lp.n_rows, dtype=bool)
     for fam in lp.row_families:
         kept[fam.start:fam.stop] = fam.name in KEPT
-    redundant = ~kept & np.isfinite(hi) & ~np.isfinite(lo) & (worst <= hi + 1e-9 * np.maximum(1.0, np.abs(hi)))
+        cuts[fam.start:fam.stop] = fam.name == "power_whole_nodes"
+    redundant = cuts | (~kept & np.isfinite(hi) & ~np.isfinite(lo) & (worst <= hi + 1e-9 * np.maximum(1.0, np.abs(hi))))
     return replace(lp, ub=[ub], row_hi=[np.where(redundant, INF, hi)], row_lo=[lo])

@@ -83,7 +83,7 @@ def _elastic(inst: Instance, families: tuple[str, ...], solver: str,
     """Solve with only the relaxation cost (and a tiny cost on running GPUs, so nothing runs
     that no requirement needs); return the model, the slack blocks, the solution and its status.
     Relaxing capacity also loosens the node columns' own bounds (x10), so one consumer can exceed it."""
-    m = build_model(inst, bound_scale=CAPACITY_SLACK if families == CAPACITY else 1.0)
+    m = build_model(inst, bound_scale=CAPACITY_SLACK if families == CAPACITY else 1.0, cuts=False)
     m.lm.objective_terms.clear()
     u = m.usage
     m.lm.add_objective("relaxation", u["var"].to_numpy(), 1e-6 * m.node_mw[u["g"].to_numpy(), u["s"].to_numpy()])
@@ -148,7 +148,7 @@ def explain(inst: Instance, solver: str = "highs", time_limit: float | None = TI
     if options is None:
         diagnosis.unfinished.append("no irreducible infeasible set computed")
     else:
-        diagnosis.iis = irreducible_set(build_model(inst), options)
+        diagnosis.iis = irreducible_set(build_model(inst, cuts=False), options)
     return diagnosis
 
 

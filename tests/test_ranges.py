@@ -148,16 +148,12 @@ EDGES = {
 }
 
 
-# CP-SAT (planner/solvers/or_tools.py, not hardened here) gets a corner wrong: one 1 W GPU past a 10 kW site's
-# limit (within verify's 1e-6 MW power tolerance). (Its "optimal" at 2.0002e13 for the 2e15 optimum of
-# speed-100-tier-1e6 is now overruled: the greedy start is worth more, and a bound below a plan is no proof.)
-CPSAT_WRONG = {"power_kw-1e-3-tight"}
-
-
+# CP-SAT once ran one 1 W GPU past a 10 kW site's limit here (power_kw-1e-3-tight, within its tolerance); the
+# power rows in whole nodes (planner/model/knapsack.py) now bound the count itself. (Its "optimal" at 2.0002e13
+# for the 2e15 optimum of speed-100-tier-1e6 is overruled: the greedy start is worth more, and a bound below a
+# plan is no proof.)
 @pytest.mark.parametrize(("case", "solver"), [
-    pytest.param(case, solver, marks=[pytest.mark.xfail(strict=True, reason="CP-SAT: see CPSAT_WRONG")]
-                 if solver == "cpsat" and case in CPSAT_WRONG else [])
-    for case in EDGES for solver in ("highs", "scip", "cbc", "cpsat", "greedy")])
+    (case, solver) for case in EDGES for solver in ("highs", "scip", "cbc", "cpsat", "greedy")])
 def test_edges_of_the_ranges_solve_to_the_verified_optimum(case, solver):
     data, optimum = EDGES[case]
     result = solve(parse_instance(data), solver=solver)

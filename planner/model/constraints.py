@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from planner.model.knapsack import hull_facets
 from planner.model.linear import INF
 from planner.model.sets import PlanModel
 
@@ -41,6 +42,64 @@ def define_power(m: PlanModel) -> None:
         "power", rows, u["var"].to_numpy(), m.node_mw[g, s], -INF, power_mw[s[first]],
         keys=pd.DataFrame({"s": s[first], "t": t[first]}),
     )
+    import os
+    if os.environ.get("HULL"):
+        import sys; sys.path.insert(0, "/tmp/exp"); from hull import facets
+        var = u["var"].to_numpy()
+        R, C, V, hi = [], [], [], []
+        cache = {}
+        for r in range(len(first)):
+            here = rows == r
+            gs = np.unique(g[here]); ss, tt = s[first[r]], t[first[r]]
+            if len(gs) > 2:
+                continue
+            a = m.node_mw[gs, ss]; N = m.nodes[gs, ss, tt]
+            if (a * N).sum() <= power_mw[ss]:
+                continue
+            key = (tuple(a), power_mw[ss], tuple(N))
+            if key not in cache:
+                cache[key] = facets(list(a), power_mw[ss], list(N))
+            for coef, rhs in cache[key]:
+                if sum(1 for c in coef if c) < len(gs) and len(gs) == 2:
+                    continue
+                k = len(hi)
+                for gi, c in zip(gs, coef):
+                    sel = here & (g == gi)
+                    R.append(np.full(sel.sum(), k)); C.append(var[sel]); V.append(np.full(sel.sum(), float(c)))
+                hi.append(float(rhs))
+        if hi:
+            print("hull rows", len(hi), file=sys.stderr)
+            m.lm.add_constraints("power_whole_nodes", np.concatenate(R), np.concatenate(C), np.concatenate(V), -INF, np.array(hi), n_rows=len(hi))
+
+
+def define_power_whole_nodes(m: PlanModel) -> None:
+    """Valid inequalities of power (3.2) with granularity (3.3): where one or two generations draw a
+    site's power in a period, the facets of the hull of their whole node counts under its power and
+    inventory (planner.model.knapsack), over each generation's total nodes there. They cut no plan."""
+    u = m.usage
+    present = u[["s", "t", "g"]].drop_duplicates()
+    present = present[m.node_mw[present["g"], present["s"]] > 0]  # a GPU that draws no power is not in the row
+    rows, cut_rows, cut_gens, cut_coefs, rhs = {}, [], [], [], []
+    for (s, t), gens in present.groupby(["s", "t"])["g"]:
+        gens = tuple(sorted(gens))
+        if len(gens) > 2:
+            continue  # a hull in three or more dimensions: not built (README, tenth stop)
+        key = (gens, s, tuple(m.nodes[gens, s, t].tolist()), m.instance.sites[s].power_mw)
+        if key not in rows:
+            rows[key] = hull_facets(tuple(m.node_mw[gens, s]), key[3], key[2])
+        for coef, hi in rows[key]:
+            cut_rows += [len(rhs)] * len(gens)
+            cut_gens += [(s, t, g) for g in gens]
+            cut_coefs += list(coef)
+            rhs.append(hi)
+    if not rhs:
+        return
+    cuts = pd.DataFrame(cut_gens, columns=["s", "t", "g"]).assign(row=cut_rows, coef=cut_coefs)
+    entries = cuts[cuts["coef"] != 0].merge(u[["s", "t", "g", "var"]], on=["s", "t", "g"])
+    keys = cuts.drop_duplicates("row")[["s", "t"]].reset_index(drop=True)
+    m.lm.add_constraints("power_whole_nodes", entries["row"].to_numpy(), entries["var"].to_numpy(),
+                         entries["coef"].to_numpy(dtype=float), -INF, np.array(rhs, dtype=float), n_rows=len(rhs),
+                         keys=keys)
 
 
 def define_training_placement(m: PlanModel) -> None:

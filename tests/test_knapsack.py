@@ -1,0 +1,97 @@
+"""The power rows in whole nodes (planner/model/knapsack.py, constraints.define_power_whole_nodes):
+every facet holds at every whole-node count that fits (checked by enumeration), together they are the
+whole hull (an LP over them is as good as the best count), and in the model they cut fractions of
+nodes, never a plan."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import numpy as np
+import pytest
+from generated import generated
+from scipy.optimize import linprog
+
+from planner import Instance
+from planner.model import build_model
+from planner.model.knapsack import hull_facets
+from planner.solvers import SolveOptions
+from planner.solvers.highs import HighsSolver
+
+
+def test_two_items_by_hand() -> None:
+    """3 n1 + 2 n2 <= 7, n1 <= 2, n2 <= 3: the counts on top are (0, 3), (1, 2), (2, 0), so the hull's
+    facets are n1 + n2 <= 3 and 2 n1 + n2 <= 4 (the bounds n1 <= 2 and n2 <= 3 are given already)."""
+    assert sorted(hull_facets((3.0, 2.0), 7.0, (2, 3))) == [((1, 1), 3), ((2, 1), 4)]
+    assert sorted(hull_facets((2.0, 3.0), 7.0, (3, 2))) == [((1, 1), 3), ((1, 2), 4)]  # either order
+
+
+def test_one_item_is_bounded_by_the_nodes_the_power_holds() -> None:
+    assert hull_facets((0.008,), 0.02, (5,)) == [((1,), 2)]
+    assert hull_facets((0.008,), 0.02, (2,)) == []  # the inventory binds first
+    assert hull_facets((0.2,), 1.0, (9,)) == [((1,), 5)]  # 1.0 / 0.2 is 4.999... in floats: five fit
+
+
+def _points(a: tuple, power: float, caps: tuple) -> list[tuple[int, ...]]:
+    return [n for n in itertools.product(*[range(c + 1) for c in caps]) if np.dot(a, n) <= power + 1e-9]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_facets_hold_at_every_count_that_fits_and_give_the_hull(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(150):
+        k = rng.choice([1, 2, 2])
+        a = tuple(round(rng.uniform(0.1, 5.0), rng.choice([0, 1, 3])) or 0.5 for _ in range(k))
+        caps = tuple(rng.randint(0, 25) for _ in range(k))
+        power = round(rng.uniform(0.0, 40.0), rng.choice([0, 1, 2]))
+        facets = hull_facets(a, power, caps)
+        points = _points(a, power, caps)
+        for coef, rhs in facets:
+            assert all(np.dot(coef, n) <= rhs for n in points), (a, power, caps, coef, rhs)
+        rows = [list(coef) for coef, _ in facets] + [list(a)]
+        for _ in range(4):
+            w = [rng.uniform(0.0, 1.0) for _ in range(k)]
+            lp = linprog([-x for x in w], A_ub=rows, b_ub=[r for _, r in facets] + [power],
+                         bounds=[(0, c) for c in caps])
+            assert -lp.fun <= max(np.dot(w, n) for n in points) + 1e-7, (a, power, caps, facets, w)
+
+
+def _fleet(generations: list[dict], inventory: dict, power_mw: float) -> Instance:
+    """One site, one one-hour period, one inference pool worth 1 per unit-hour with demand to spare."""
+    return Instance.model_validate({
+        "name": "whole-nodes", "horizon": {"periods": 1, "period_hours": 1},
+        "generations": generations,
+        "sites": [{"name": "s", "power_mw": power_mw, "inventory": inventory}],
+        "inference": [{"name": "p", "demand": [{"units": 1000, "value_per_unit_hour": 1.0}]}],
+    })
+
+
+def _lp(inst: Instance, cuts: bool) -> float:
+    return HighsSolver().solve(build_model(inst, cuts=cuts).lm.relaxed(), SolveOptions()).objective
+
+
+def test_the_relaxation_no_longer_powers_a_fraction_of_a_node() -> None:
+    """8-GPU nodes of 8 kW under 20 kW: two run (16 units an hour: 16), the LP ran 2.5 (20)."""
+    inst = _fleet([{"name": "G", "power_kw": 1.0, "node_size": 8, "train_speed": 1, "infer_speed": 1}],
+                  {"G": 40}, 0.02)
+    assert _lp(inst, cuts=False) == pytest.approx(20.0)
+    assert _lp(inst, cuts=True) == pytest.approx(16.0)
+
+
+def test_two_generations_relaxation_is_the_hull_by_hand() -> None:
+    """GPUs of 3 kW (2 of them) and 2 kW (3) under 7 kW, one serving unit each: at most 3 run
+    (the hand case above); the LP ran 1/3 + 3."""
+    gens = [{"name": "A", "power_kw": 3.0, "node_size": 1, "train_speed": 1, "infer_speed": 1},
+            {"name": "B", "power_kw": 2.0, "node_size": 1, "train_speed": 1, "infer_speed": 1}]
+    inst = _fleet(gens, {"A": 2, "B": 3}, 0.007)
+    assert _lp(inst, cuts=False) == pytest.approx(10 / 3)
+    assert _lp(inst, cuts=True) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("size, seed", [("S", 2), ("S", 4), ("S", 13)])
+def test_cuts_change_no_optimum(size: str, seed: int) -> None:
+    inst = generated(size, seed)
+    with_cuts, without = (HighsSolver().solve(build_model(inst, cuts=c).lm, SolveOptions(gap=1e-9)) for c in (True, False))
+    assert any(f.name == "power_whole_nodes" for f in build_model(inst).lm.row_families)
+    assert with_cuts.objective == pytest.approx(without.objective, rel=1e-9)
