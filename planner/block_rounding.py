@@ -48,6 +48,8 @@ REPAIR = 10  # nodes a spanning count may give up to repair blocks without a pla
 INTEGRAL = 1e-6  # how far from a whole number a count may be and still be whole
 HOLDS = 1e-9  # violation of a row, relative to the size of its terms, a rounded plan may have: float rounding
 # only (with 1e-6, a block rounded up put a site 0.12 kW over its 251.3 MW on M training seed 46)
+LP_TOLERANCE = 1e-7  # absolute, what a block's solve may leave on a row of served units (HiGHS's primal feasibility
+# tolerance): XL seed 8's plan was refused for 1.3e-9 units served beyond a capacity of 0
 
 
 def round_in_blocks(lm: LinearModel, spanning: np.ndarray, single: np.ndarray, backend: Solver,
@@ -164,10 +166,12 @@ def _repair(pieces: Assembled, spanning: np.ndarray, unsolved: np.ndarray, x: np
 
 
 def _feasible(pieces: Assembled, x: np.ndarray) -> bool:
-    """Every row and bound of the model holds at `x` (rows relative to the size of their terms), integers
-    integral: a check, not a proof (the caller polishes the continuous columns and verifies)."""
+    """Every row and bound of the model holds at `x` (rows relative to the size of their terms; a row that
+    holds a continuous column within the blocks' LP tolerance too, since polish solves those again),
+    integers integral: a check, not a proof (the caller polishes the continuous columns and verifies)."""
     ax = pieces.matrix @ x
-    slack = HOLDS * (1.0 + abs(pieces.matrix) @ np.abs(x))
+    lp_rows = (abs(pieces.matrix) @ (~pieces.integer).astype(float)) > 0
+    slack = HOLDS * (1.0 + abs(pieces.matrix) @ np.abs(x)) + LP_TOLERANCE * lp_rows
     whole = x[pieces.integer]
     return bool((pieces.row_lo - ax <= slack).all() and (ax - pieces.row_hi <= slack).all()
                 and (x >= pieces.lb - INTEGRAL).all() and (x <= pieces.ub + INTEGRAL).all()
