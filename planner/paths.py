@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -44,6 +45,22 @@ def set_path(data: dict, path: str, value: Any) -> dict:
     else:
         target[field] = value
     return out
+
+
+def holds_a_list(path: str) -> bool:
+    """Whether the field `path` names takes a list (`periods`, `demand`, `demand_scale`, ...), which one
+    number per sweep point cannot set; False for a path that names no field (set_path says why)."""
+    section, *rest = path.split(".")
+    model = Horizon if section == "horizon" else LISTS.get(section)
+    name = rest[0] if section == "horizon" and rest else rest[1] if len(rest) > 1 else None
+    return model is not None and name in model.model_fields and _is_list(model.model_fields[name].annotation)
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType, Annotated):
+        return any(_is_list(arg) for arg in get_args(annotation))
+    return origin is list
 
 
 def _mapping(target: dict, kind: tuple[str, str], keys: list[str], data: dict, path: str) -> dict:

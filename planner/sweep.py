@@ -21,7 +21,7 @@ from planner.api import solve
 from planner.batch import run_batch
 from planner.files import write_output
 from planner.instance import Instance, InstanceError, parse_instance
-from planner.paths import set_path
+from planner.paths import holds_a_list, set_path
 from planner.report import money
 from planner.results import TERMS, PlanResult
 
@@ -92,6 +92,8 @@ def sweep(inst: Instance, axes: list[Axis], solver: str = "highs", workers: int 
     if len(set(paths)) < len(paths):
         raise ValueError(f"{paths}: each path may be varied once")
     for path in paths:
+        if holds_a_list(path):
+            raise ValueError(f"{path}: a list, not a number; a sweep sets one number per point")
         _not_set_by_every_scenario(inst, path)
     grid = list(itertools.product(*(values for _, values in axes)))
     if len(grid) > MAX_POINTS:

@@ -203,6 +203,14 @@ def test_a_bad_path_fails_before_any_solve():
         sweep(parse_instance(TINY), [("leases.other.price_per_gpu_hour", [1.0])], progress=False)
 
 
+@pytest.mark.parametrize("path", ["inference.chat.demand_scale", "leases.offer.periods", "inference.chat.demand",
+                                  "training.run.generations", "sites.hall-1.deliveries"])
+def test_a_list_field_is_refused_not_swept_into_invalid_points(path):
+    """Each point set the list to one number: every point `invalid`, as if the sweep had run."""
+    with pytest.raises(ValueError, match="a list, not a number"):
+        sweep(parse_instance(TINY), [(path, [1.0, 2.0])], progress=False)
+
+
 def test_serial_and_parallel_sweeps_agree(price_sweep):
     """Also after this process has solved (the serial sweep): forked workers would hang in HiGHS then."""
     parallel = sweep(parse_instance(TINY), [(PRICE, price_sweep[PRICE].tolist())], workers=2, progress=False)
