@@ -92,14 +92,15 @@ def sweep(inst: Instance, axes: list[Axis], solver: str = "highs", workers: int 
     if len(set(paths)) < len(paths):
         raise ValueError(f"{paths}: each path may be varied once")
     for path in paths:
-        if holds_a_list(path):
-            raise ValueError(f"{path}: a list, not a number; a sweep sets one number per point")
         _not_set_by_every_scenario(inst, path)
     grid = list(itertools.product(*(values for _, values in axes)))
     if len(grid) > MAX_POINTS:
         raise ValueError(f"{len(grid):,} points, more than {MAX_POINTS:,}; use larger STEPs")
     data = inst.model_dump()
     points = [_point(data, zip(paths, cell)) for cell in grid]  # a bad path fails here, before any solve
+    listed = [path for path in paths if holds_a_list(path)]
+    if listed:
+        raise ValueError(f"{listed[0]}: a list, not a number; a sweep sets one number per point")
     rows = run_batch(functools.partial(_solve_point, solver=solver, **options), points, workers=workers, cluster=cluster,
                      progress=f"sweep {' x '.join(paths)}" if progress else None)
     frame = pd.DataFrame(rows, columns=COLUMNS)
