@@ -42,34 +42,6 @@ def define_power(m: PlanModel) -> None:
         "power", rows, u["var"].to_numpy(), m.node_mw[g, s], -INF, power_mw[s[first]],
         keys=pd.DataFrame({"s": s[first], "t": t[first]}),
     )
-    import os
-    if os.environ.get("HULL"):
-        import sys; sys.path.insert(0, "/tmp/exp"); from hull import facets
-        var = u["var"].to_numpy()
-        R, C, V, hi = [], [], [], []
-        cache = {}
-        for r in range(len(first)):
-            here = rows == r
-            gs = np.unique(g[here]); ss, tt = s[first[r]], t[first[r]]
-            if len(gs) > 2:
-                continue
-            a = m.node_mw[gs, ss]; N = m.nodes[gs, ss, tt]
-            if (a * N).sum() <= power_mw[ss]:
-                continue
-            key = (tuple(a), power_mw[ss], tuple(N))
-            if key not in cache:
-                cache[key] = facets(list(a), power_mw[ss], list(N))
-            for coef, rhs in cache[key]:
-                if sum(1 for c in coef if c) < len(gs) and len(gs) == 2:
-                    continue
-                k = len(hi)
-                for gi, c in zip(gs, coef):
-                    sel = here & (g == gi)
-                    R.append(np.full(sel.sum(), k)); C.append(var[sel]); V.append(np.full(sel.sum(), float(c)))
-                hi.append(float(rhs))
-        if hi:
-            print("hull rows", len(hi), file=sys.stderr)
-            m.lm.add_constraints("power_whole_nodes", np.concatenate(R), np.concatenate(C), np.concatenate(V), -INF, np.array(hi), n_rows=len(hi))
 
 
 def define_power_whole_nodes(m: PlanModel) -> None:
