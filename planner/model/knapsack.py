@@ -12,6 +12,7 @@ is a valid inequality: every plan meets it, and the LP meets it only by whole no
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def hull_facets(a: tuple[float, ...], power: float, caps: tuple[int, ...]) -> li
     line = (room - a1 * n1) / a2  # the power row itself, n2 as a function of n1
     n2 = np.minimum(c2, _fitting(room - a1 * n1, a2)).astype(np.int64)
     chain = _upper_right_hull(n1, n2, line)
-    facets = [((v1 - v2, u2 - u1), (v1 - v2) * u1 + (u2 - u1) * v1) for (u1, v1), (u2, v2) in zip(chain, chain[1:])]
+    facets = [((v1 - v2, u2 - u1), (v1 - v2) * u1 + (u2 - u1) * v1) for (u1, v1), (u2, v2) in pairwise(chain)]
     facets = [((p // math.gcd(p, q), q // math.gcd(p, q)), r // math.gcd(p, q)) for (p, q), r in facets]
     facets += [((1, 0), c1), ((0, 1), c2)]  # the ends of the chain: bounds by power when below the caps
     ordered = [((q, p) if first else (p, q), r) for (p, q), r in facets]
