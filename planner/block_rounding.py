@@ -170,8 +170,9 @@ def _feasible(pieces: Assembled, x: np.ndarray) -> bool:
     holds a continuous column within the blocks' LP tolerance too, since polish solves those again),
     integers integral: a check, not a proof (the caller polishes the continuous columns and verifies)."""
     ax = pieces.matrix @ x
-    lp_rows = (abs(pieces.matrix) @ (~pieces.integer).astype(float)) > 0
-    slack = HOLDS * (1.0 + abs(pieces.matrix) @ np.abs(x)) + LP_TOLERANCE * lp_rows
+    size = abs(pieces.matrix)
+    lp_rows = (size @ (~pieces.integer).astype(float)) > 0
+    slack = HOLDS * (1.0 + size @ np.abs(x)) + LP_TOLERANCE * lp_rows
     whole = x[pieces.integer]
     return bool((pieces.row_lo - ax <= slack).all() and (ax - pieces.row_hi <= slack).all()
                 and (x >= pieces.lb - INTEGRAL).all() and (x <= pieces.ub + INTEGRAL).all()

@@ -51,15 +51,15 @@ def define_power_whole_nodes(m: PlanModel) -> None:
     u = m.usage
     present = u[["s", "t", "g"]].drop_duplicates()
     present = present[m.node_mw[present["g"], present["s"]] > 0]  # a GPU that draws no power is not in the row
-    rows, cut_rows, cut_gens, cut_coefs, rhs = {}, [], [], [], []
+    facets, cut_rows, cut_gens, cut_coefs, rhs = {}, [], [], [], []  # facets: per (generations, site, inventory)
     for (s, t), gens in present.groupby(["s", "t"])["g"]:
         gens = tuple(sorted(gens))
         if len(gens) > 2:
             continue  # a hull in three or more dimensions: not built (README, tenth stop)
-        key = (gens, s, tuple(m.nodes[gens, s, t].tolist()), m.instance.sites[s].power_mw)
-        if key not in rows:
-            rows[key] = hull_facets(tuple(m.node_mw[gens, s]), key[3], key[2])
-        for coef, hi in rows[key]:
+        caps = tuple(m.nodes[gens, s, t].tolist())
+        if (gens, s, caps) not in facets:
+            facets[gens, s, caps] = hull_facets(tuple(m.node_mw[gens, s]), m.instance.sites[s].power_mw, caps)
+        for coef, hi in facets[gens, s, caps]:
             cut_rows += [len(rhs)] * len(gens)
             cut_gens += [(s, t, g) for g in gens]
             cut_coefs += list(coef)
