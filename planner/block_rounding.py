@@ -42,7 +42,7 @@ from planner.model.linear import Assembled, LinearModel
 from planner.solvers import SolveOptions, Solver, SolverReport, Status
 
 WINDOW = 3  # nodes either side of step 1's value a count may take in its block's solve
-BLOCK_SECONDS = 0.1  # the most one block's solve may take (with 1 s, M inference 9's 36 block solves took 8.9 s, several at the limit; with 0.1 s, 3.0 s, and the plan was still proven)
+BLOCK_SECONDS = 0.05  # the most one block's solve may take (with 1 s, M inference 9's 36 block solves took 8.9 s, several at the limit; with 0.1 s, 3.0 s, and the plan was still proven; with 0.05 s M inference 50's block solves took 2.2 s instead of 3.6 s, its solve 7.9 s instead of 10.3 s)
 BLOCK_GAP = 0.1  # of the gap, each block's own gap (their losses add up)
 REPAIR = 10  # nodes a spanning count may give up to repair blocks without a plan
 INTEGRAL = 1e-6  # how far from a whole number a count may be and still be whole
