@@ -1,4 +1,4 @@
-"""Rounding a fixed model's node counts block by block, where a window around the relaxation fails.
+"""Rounding a fixed model's node counts block by block (planner.relax_and_fix's first way to a plan).
 
 Why: on XL fleets (100 sites, 60 periods) the relaxation splits 72-GPU racks between inference pools
 at their minimum units. The window of planner.relax_and_fix then has no plan (XL seed 2), or its
