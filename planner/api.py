@@ -88,7 +88,7 @@ def best_of(report: SolverReport, start: SolverReport | None, bound: float | Non
     best = plans[-1] if plans[-1].objective > plans[0].objective + tolerance else plans[0]
     bounds = [b for b in (report.best_bound, bound) if b is not None and np.isfinite(b) and b >= best.objective - tolerance]
     if not bounds:
-        return replace(best, status=Status.FEASIBLE, best_bound=None, mip_gap=None)
+        return best.unproven()
     tightest = max(min(bounds), best.objective)
     achieved = relative_gap(best.objective, tightest)
     status = Status.OPTIMAL if achieved <= gap + GAP_TOLERANCE else Status.FEASIBLE

@@ -89,11 +89,12 @@ def proving(bound: float, gap: float) -> float:
     return bound - gap * max(1.0, abs(bound)) / (1.0 + gap)
 
 
-def near(lm: LinearModel, nodes: np.ndarray, relaxed: np.ndarray, width: int = WINDOW) -> LinearModel:
-    """`lm` with each node count in `nodes` held within `width` nodes of its `relaxed` value."""
+def near(lm: LinearModel, nodes: np.ndarray, values: np.ndarray, width: int = WINDOW) -> LinearModel:
+    """`lm` with each node count in `nodes` held within `width` nodes of its value in `values` (the
+    relaxation's, or a plan's)."""
     lb, ub = lm.bounds()
-    lower = np.maximum(lb[nodes], np.floor(relaxed + 1e-6) - width)
-    upper = np.minimum(ub[nodes], np.ceil(relaxed - 1e-6) + width)
+    lower = np.maximum(lb[nodes], np.floor(values + 1e-6) - width)
+    upper = np.minimum(ub[nodes], np.ceil(values - 1e-6) + width)
     return lm.with_bounds(nodes, lower, np.maximum(lower, upper))
 
 
@@ -232,7 +233,7 @@ def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: S
     if solved is None and not options.cancelled:
         solved = backend.solve(fixed, within_budget())
     # the fixed solve's own bound holds for the fixed decisions only, not for the full model
-    return replace(solved, status=Status.FEASIBLE, best_bound=None, mip_gap=None) if solved is not None and solved.status.has_solution else None
+    return solved.unproven() if solved is not None and solved.status.has_solution else None
 
 
 def _neighbourhood(lm: LinearModel, nodes: np.ndarray, backend: Solver, options: SolveOptions, plan: SolverReport,
@@ -245,7 +246,7 @@ def _neighbourhood(lm: LinearModel, nodes: np.ndarray, backend: Solver, options:
                                   warm_start=plan.x, target=proving(bound, options.gap)))
     if not found.status.has_solution or found.objective <= plan.objective:
         return plan
-    return replace(found, status=Status.FEASIBLE, best_bound=None, mip_gap=None)  # its bound holds near the plan only
+    return found.unproven()  # its bound holds near the plan only
 
 
 def _reached(report: SolverReport, fix: SolveOptions) -> bool:

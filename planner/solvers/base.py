@@ -71,6 +71,11 @@ class SolverReport:
     seconds: float = 0.0
     duals: np.ndarray | None = None  # row duals (d objective / d row bound), for an LP only
 
+    def unproven(self) -> SolverReport:
+        """This plan as `feasible`, without a bound or gap: for a plan whose solver's bound does not hold
+        for the model it is reported against (a restricted model's, or one below the plan)."""
+        return replace(self, status=Status.FEASIBLE, best_bound=None, mip_gap=None)
+
 
 class Solver(ABC):
     """A MILP backend: takes a LinearModel (maximise), returns a SolverReport.
