@@ -1,7 +1,7 @@
 """The power rows in whole nodes (planner/model/knapsack.py, constraints.define_power_whole_nodes):
-every facet holds at every whole-node count that fits (checked by enumeration), together they are the
-whole hull (an LP over them is as good as the best count), and in the model they cut fractions of
-nodes, never a plan."""
+every row holds at every whole-node count that fits (checked by enumeration), for one or two kinds
+of node together they are the whole hull (an LP over them is as good as the best count), and in the
+model they cut fractions of nodes, never a plan."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from scipy.optimize import linprog
 
 from planner import Instance
 from planner.model import build_model
-from planner.model.knapsack import hull_facets
+from planner.model.knapsack import hull_facets, whole_node_facets
 from planner.solvers import SolveOptions
 from planner.solvers.highs import HighsSolver
 
@@ -57,6 +57,30 @@ def test_facets_hold_at_every_count_that_fits_and_give_the_hull(seed: int) -> No
             assert -lp.fun <= max(np.dot(w, n) for n in points) + 1e-7, (a, power, caps, facets, w)
 
 
+def test_a_pair_lifted_over_a_third_item_by_hand() -> None:
+    """3 n1 + 3 n2 + 4 n3 <= 5, each n <= 1: any two exceed 5, so each pair's hull has the facet
+    n_i + n_j <= 1. Lifted over the third: while it draws W of the power (W in [4, 5] for n3, [3, 5]
+    for n1 or n2), none of the pair fits beside it, so its coefficient is the least 1 / W times its
+    power: 0.8 for n3, 0.6 for n1 or n2 (a whole 1 would be valid; the grid of W cannot know that
+    the third draws exactly its own power or nothing)."""
+    rows = sorted(whole_node_facets((3.0, 3.0, 4.0), 5.0, (1, 1, 1)))
+    assert [rhs for _, rhs in rows] == [1.0, 1.0, 1.0]
+    assert [coef for coef, _ in rows] == [pytest.approx(c, rel=1e-6) for c in ((0.6, 1, 1), (1, 0.6, 1), (1, 1, 0.8))]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lifted_rows_hold_at_every_count_that_fits(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(200):
+        k = rng.choice([3, 3, 4])
+        a = tuple(round(rng.uniform(0.1, 5.0), rng.choice([0, 1, 2])) or 0.5 for _ in range(k))
+        caps = tuple(rng.randint(0, 8) for _ in range(k))
+        power = round(rng.uniform(0.0, 25.0), rng.choice([0, 1]))
+        points = _points(a, power, caps)
+        for coef, rhs in whole_node_facets(a, power, caps):
+            assert max(np.dot(coef, n) for n in points) <= rhs + 1e-9, (a, power, caps, coef, rhs)
+
+
 def _fleet(generations: list[dict], inventory: dict, power_mw: float) -> Instance:
     """One site, one one-hour period, one inference pool worth 1 per unit-hour with demand to spare."""
     return Instance.model_validate({
@@ -87,6 +111,17 @@ def test_two_generations_relaxation_is_the_hull_by_hand() -> None:
     inst = _fleet(gens, {"A": 2, "B": 3}, 0.007)
     assert _lp(inst, cuts=False) == pytest.approx(10 / 3)
     assert _lp(inst, cuts=True) == pytest.approx(3.0)
+
+
+def test_three_generations_relaxation_by_hand() -> None:
+    """GPUs of 3, 3 and 4 kW (one each) under 5 kW, one serving unit each: one runs. The LP ran 1 + 2/3
+    (the 3 kW ones first). With the lifted rows above, by symmetry n1 = n2 = x, n3 = y, and
+    2x + 0.8y <= 1, 1.6x + y <= 1 meet at x = 5/18, y = 5/9: 10/9."""
+    gens = [{"name": name, "power_kw": kw, "node_size": 1, "train_speed": 1, "infer_speed": 1}
+            for name, kw in (("A", 3.0), ("B", 3.0), ("C", 4.0))]
+    inst = _fleet(gens, {"A": 1, "B": 1, "C": 1}, 0.005)
+    assert _lp(inst, cuts=False) == pytest.approx(5 / 3)
+    assert _lp(inst, cuts=True) == pytest.approx(10 / 9, rel=1e-4)  # rounding room: 1e-7 MW, 2e-5 of 5 kW
 
 
 @pytest.mark.parametrize("size, seed", [("S", 2), ("S", 4), ("S", 13)])

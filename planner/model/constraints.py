@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from planner.model.knapsack import hull_facets
+from planner.model.knapsack import whole_node_facets
 from planner.model.linear import INF
 from planner.model.sets import PlanModel
 
@@ -45,20 +45,19 @@ def define_power(m: PlanModel) -> None:
 
 
 def define_power_whole_nodes(m: PlanModel) -> None:
-    """Valid inequalities of power (3.2) with granularity (3.3): where one or two generations draw a
-    site's power in a period, the facets of the hull of their whole node counts under its power and
-    inventory (planner.model.knapsack), over each generation's total nodes there. They cut no plan."""
+    """Valid inequalities of power (3.2) with granularity (3.3), over each generation's total nodes at a
+    site in a period: where one or two generations draw its power, the facets of the hull of their
+    whole node counts under its power and inventory; where more do, each pair's lifted over the others
+    (planner.model.knapsack). They cut no plan."""
     u = m.usage
     present = u[["s", "t", "g"]].drop_duplicates()
     present = present[m.node_mw[present["g"], present["s"]] > 0]  # a GPU that draws no power is not in the row
     facets, cut_rows, cut_gens, cut_coefs, rhs = {}, [], [], [], []  # facets: per (generations, site, inventory)
     for (s, t), gens in present.groupby(["s", "t"])["g"]:
         gens = tuple(sorted(gens))
-        if len(gens) > 2:
-            continue  # a hull in three or more dimensions: not built (README, tenth stop)
         caps = tuple(m.nodes[gens, s, t].tolist())
         if (gens, s, caps) not in facets:
-            facets[gens, s, caps] = hull_facets(tuple(m.node_mw[gens, s]), m.instance.sites[s].power_mw, caps)
+            facets[gens, s, caps] = whole_node_facets(tuple(m.node_mw[gens, s]), m.instance.sites[s].power_mw, caps)
         for coef, hi in facets[gens, s, caps]:
             cut_rows += [len(rhs)] * len(gens)
             cut_gens += [(s, t, g) for g in gens]

@@ -7,15 +7,20 @@ no search of HiGHS closed it in 15 minutes (README, "Where the time goes", tenth
     a1 n1 + a2 n2 <= P,   0 <= n <= C,   n integer
 the facets of the convex hull of the integer points are few and exact (integer coefficients). Each
 is a valid inequality: every plan meets it, and the LP meets it only by whole nodes.
+
+Three or more kinds of node: the hull is no longer a chain of a few points. Each pair's facets are
+lifted over the others instead (lifted_facets): valid, not the hull, and enough to close a bound the
+pairs alone left 1.4e-4 above the best plan on M mixed 69 (README, "Where the time goes", twelfth stop).
 """
 
 from __future__ import annotations
 
 import math
-from itertools import pairwise
+from itertools import combinations, pairwise
 
 import numpy as np
 
+LIFT_GRID = 400  # weights the other kinds may draw at which a lifted coefficient is checked (lifted_facets)
 MOST_VALUES = 2_000_000  # node counts enumerated for one hull; above it the row gets no facets (never on a bench fleet)
 ROUNDING = 1e-7  # of the power (at least 1 MW), what a count may draw beyond it and still fit: the solvers'
 # feasibility tolerance. A facet may be weaker for it, never cut a plan.
@@ -73,3 +78,43 @@ def _upper_right_hull(n1: np.ndarray, n2: np.ndarray, line: np.ndarray) -> list[
 def _turns_left(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> bool:
     """o -> a -> b does not turn right: a is not a vertex of an upper hull (exact, in integers)."""
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]) >= 0
+
+
+def whole_node_facets(a: tuple[float, ...], power: float, caps: tuple[int, ...]) -> list[tuple[tuple[float, ...], float]]:
+    """Valid inequalities `coef @ n <= rhs` of {n integer : a @ n <= power, 0 <= n <= caps}: the hull's
+    facets for one or two items, each pair's facets lifted over the others for three or more."""
+    if len(a) <= 2:
+        return hull_facets(a, power, caps)
+    return [facet for i, j in combinations(range(len(a)), 2) for facet in lifted_facets(a, power, caps, i, j)]
+
+
+def lifted_facets(a: tuple[float, ...], power: float, caps: tuple[int, ...], i: int, j: int) -> list[tuple[tuple[float, ...], float]]:
+    """The facets of items i and j's hull that involve both, each with every other item l weighing
+    lam * a[l]: while the others draw W of the power, the pair's best under the rest, psi(room - W),
+    plus lam * W must stay within the facet's rhs, so lam is the least (rhs - psi(room - W)) / W over
+    the weights the others can draw (at least their lightest item). psi only falls as W grows, so on
+    a grid each interval is bounded by psi at its left end over W at its right end: a smaller lam,
+    never an invalid one."""
+    pair = [(coef, rhs) for coef, rhs in hull_facets((a[i], a[j]), power, (caps[i], caps[j])) if min(coef) > 0]
+    if not pair:  # a bound on one item alone is left to the solver (README, tenth stop)
+        return []
+    room = power + ROUNDING * max(1.0, power)
+    others = [k for k in range(len(a)) if k not in (i, j) and a[k] <= room]  # one that cannot fit stays at 0
+    lightest = min((a[k] for k in others), default=room)
+    weights = np.unique(np.r_[np.geomspace(lightest, room, LIFT_GRID), room])  # what the others may draw
+    small, large = sorted((i, j), key=lambda k: min(caps[k], _fitting(room, a[k])))  # enumerate the fewer values
+    counts = np.arange(int(min(caps[small], _fitting(room, a[small]))) + 1)
+    rest = (room - weights)[:, None] - a[small] * counts  # per weight, per count of `small`
+    fits = rest >= -1e-12
+    large_counts = np.minimum(caps[large], _fitting(np.maximum(rest, 0.0), a[large]))
+    rows = []
+    for (alpha, beta), rhs in pair:
+        weight = {i: alpha, j: beta}
+        best = np.where(fits, weight[small] * counts + weight[large] * large_counts, -np.inf).max(axis=1)  # psi
+        lam = min(np.min((rhs - best[:-1]) / weights[1:], initial=np.inf), (rhs - best[-1]) / weights[-1])
+        coef = [0.0] * len(a)
+        coef[i], coef[j] = float(alpha), float(beta)
+        for k in others:
+            coef[k] = max(0.0, float(lam) * (1 - 1e-9)) * a[k]
+        rows.append((tuple(coef), float(rhs)))
+    return rows
