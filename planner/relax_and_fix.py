@@ -64,7 +64,8 @@ RELAX_GAPS = (0.5, 0.25)  # the relaxation is solved to these shares of the gap:
 RELAX_GAP_FLOOR = 1e-4  # ...of at least this gap, racks integer or not (with them, a gap of 0 would make it as hard as the model)
 RACKS_BELOW_GAP = 1e-3  # below this gap the relaxation keeps the big nodes (racks) integer...
 RACKS_AT_MOST = 2000  # ...when there are at most this many racks' count columns (module docstring)
-RELAX_PER_FIRST = 3.0  # the racks-integer relaxation takes at most this many times as long as its start, plus a second
+RELAX_PER_FIRST = 1.5  # the racks-integer relaxation takes at most this many times as long as its start, plus a second
+# (3.0 until M inference 50's searched 6 s for a plan it never found, its bound final at 3.7 s: README, twelfth stop)
 BLOCKS_SHARE = 0.8  # of the time left, the most rounding block by block may take (planner.block_rounding)
 WINDOW = 10  # nodes either side of the relaxed value a node count may take in the first fixed solve
 NEIGHBOURHOOD = 1  # nodes either side of the plan's count in the last search, the decisions free

@@ -124,6 +124,21 @@ def test_three_generations_relaxation_by_hand() -> None:
     assert _lp(inst, cuts=True) == pytest.approx(10 / 9, rel=1e-4)  # rounding room: 1e-7 MW, 2e-5 of 5 kW
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_lifted_rows_change_no_optimum_of_three_or_four_generations(seed: int) -> None:
+    """One site whose power binds, 3 or 4 generations of random power, node size, speed and inventory:
+    the MILP's optimum is the same with the rows and without, and its LP no larger."""
+    rng = random.Random(seed)
+    for _ in range(15):
+        names = "ABCD"[:rng.choice([3, 4])]
+        gens = [{"name": n, "power_kw": rng.choice([0.7, 1.0, 1.3, 2.2]), "node_size": rng.choice([1, 2, 8]),
+                 "train_speed": 1, "infer_speed": rng.choice([1.0, 1.5, 2.5])} for n in names]
+        inst = _fleet(gens, {n: rng.randint(1, 9) for n in names}, rng.uniform(0.005, 0.03))
+        milp = [HighsSolver().solve(build_model(inst, cuts=c).lm, SolveOptions(gap=1e-9)).objective for c in (True, False)]
+        assert milp[0] == pytest.approx(milp[1], rel=1e-9)
+        assert _lp(inst, cuts=True) <= _lp(inst, cuts=False) + 1e-9
+
+
 @pytest.mark.parametrize("size, seed", [("S", 2), ("S", 4), ("S", 13)])
 def test_cuts_change_no_optimum(size: str, seed: int) -> None:
     inst = generated(size, seed)
