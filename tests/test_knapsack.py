@@ -37,21 +37,26 @@ def _points(a: tuple, power: float, caps: tuple) -> list[tuple[int, ...]]:
     return [n for n in itertools.product(*[range(c + 1) for c in caps]) if np.dot(a, n) <= power + 1e-9]
 
 
+def _random_row(rng: random.Random, items: list[int], most_nodes: int, most_power: float) -> tuple[tuple, float, tuple]:
+    """Node powers (a few decimals, some whole), a power and inventories for one random power row."""
+    k = rng.choice(items)
+    a = tuple(round(rng.uniform(0.1, 5.0), rng.choice([0, 1, 3])) or 0.5 for _ in range(k))
+    caps = tuple(rng.randint(0, most_nodes) for _ in range(k))
+    return a, round(rng.uniform(0.0, most_power), rng.choice([0, 1, 2])), caps
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_facets_hold_at_every_count_that_fits_and_give_the_hull(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(150):
-        k = rng.choice([1, 2, 2])
-        a = tuple(round(rng.uniform(0.1, 5.0), rng.choice([0, 1, 3])) or 0.5 for _ in range(k))
-        caps = tuple(rng.randint(0, 25) for _ in range(k))
-        power = round(rng.uniform(0.0, 40.0), rng.choice([0, 1, 2]))
+        a, power, caps = _random_row(rng, [1, 2, 2], 25, 40.0)
         facets = hull_facets(a, power, caps)
         points = _points(a, power, caps)
         for coef, rhs in facets:
             assert all(np.dot(coef, n) <= rhs for n in points), (a, power, caps, coef, rhs)
         rows = [list(coef) for coef, _ in facets] + [list(a)]
         for _ in range(4):
-            w = [rng.uniform(0.0, 1.0) for _ in range(k)]
+            w = [rng.uniform(0.0, 1.0) for _ in a]
             lp = linprog([-x for x in w], A_ub=rows, b_ub=[r for _, r in facets] + [power],
                          bounds=[(0, c) for c in caps])
             assert -lp.fun <= max(np.dot(w, n) for n in points) + 1e-7, (a, power, caps, facets, w)
@@ -72,10 +77,7 @@ def test_a_pair_lifted_over_a_third_item_by_hand() -> None:
 def test_lifted_rows_hold_at_every_count_that_fits(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(200):
-        k = rng.choice([3, 3, 4])
-        a = tuple(round(rng.uniform(0.1, 5.0), rng.choice([0, 1, 2])) or 0.5 for _ in range(k))
-        caps = tuple(rng.randint(0, 8) for _ in range(k))
-        power = round(rng.uniform(0.0, 25.0), rng.choice([0, 1]))
+        a, power, caps = _random_row(rng, [3, 3, 4], 8, 25.0)
         points = _points(a, power, caps)
         for coef, rhs in whole_node_facets(a, power, caps):
             assert max(np.dot(coef, n) for n in points) <= rhs + 1e-9, (a, power, caps, coef, rhs)
