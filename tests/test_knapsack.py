@@ -14,7 +14,7 @@ from generated import generated
 from scipy.optimize import linprog
 
 from planner import Instance
-from planner.model import build_model
+from planner.model import build_model, knapsack
 from planner.model.knapsack import hull_facets, whole_node_facets
 from planner.solvers import SolveOptions
 from planner.solvers.highs import HighsSolver
@@ -73,8 +73,12 @@ def test_a_pair_lifted_over_a_third_item_by_hand() -> None:
     assert [coef for coef, _ in rows] == [pytest.approx(c, rel=1e-6) for c in ((0.6, 1, 1), (1, 0.6, 1), (1, 1, 0.8))]
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_lifted_rows_hold_at_every_count_that_fits(seed: int) -> None:
+@pytest.mark.parametrize("seed, work", [(0, None), (1, None), (2, None), (3, 1)])
+def test_lifted_rows_hold_at_every_count_that_fits(seed: int, work: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work 1: the coarsest grid (the lightest other node and the whole power), as a pair with many
+    nodes gets: smaller coefficients, still valid."""
+    if work is not None:
+        monkeypatch.setattr(knapsack, "LIFT_WORK", work)
     rng = random.Random(seed)
     for _ in range(200):
         a, power, caps = _random_row(rng, [3, 3, 4], 8, 25.0)
