@@ -9,8 +9,9 @@ the facets of the convex hull of the integer points are few and exact (integer c
 is a valid inequality: every plan meets it, and the LP meets it only by whole nodes.
 
 Three or more kinds of node: the hull is no longer a chain of a few points. Each pair's facets are
-lifted over the others instead (lifted_facets): valid, not the hull, and enough to close a bound the
-pairs alone left 1.4e-4 above the best plan on M mixed 69 (README, "Where the time goes", twelfth stop).
+lifted over the others instead (lifted_facets): valid, not the hull. On M mixed 69 they took the
+relaxation's bound from 1.37e-4 to 9.9e-5 above the best plan, and its solve from 15 s to 9.5 s
+(README, "Where the time goes", twelfth stop).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from itertools import combinations, pairwise
 import numpy as np
 
 LIFT_GRID = 400  # weights the other kinds may draw at which a lifted coefficient is checked (lifted_facets)...
-LIFT_WORK = 2_000_000  # ...fewer where weights x counts x facets would exceed this (a coarser grid: smaller
-# coefficients, still valid): M mixed 46's 7,476 x 13,906 pair took 60 ms with 400 weights
+LIFT_WORK = 500_000  # ...fewer where weights x counts x facets would exceed this (a coarser grid: smaller
+# coefficients, still valid): M mixed 46's 7,476 x 13,906 pair took 60 ms with 400 weights, lessor 49's 1,917 x 3,491 19 ms with 260
 MOST_VALUES = 2_000_000  # node counts enumerated for one hull; above it the row gets no facets (never on a bench fleet)
 ROUNDING = 1e-7  # of the power (at least 1 MW), what a count may draw beyond it and still fit: the solvers'
 # feasibility tolerance. A facet may be weaker for it, never cut a plan.
