@@ -22,8 +22,9 @@ from itertools import combinations, pairwise
 import numpy as np
 
 LIFT_GRID = 400  # weights the other kinds may draw at which a lifted coefficient is checked (lifted_facets)...
-LIFT_WORK = 500_000  # ...fewer where weights x counts x facets would exceed this (a coarser grid: smaller
-# coefficients, still valid): M mixed 46's 7,476 x 13,906 pair took 60 ms with 400 weights, lessor 49's 1,917 x 3,491 19 ms with 260
+LIFT_WORK = 2_000_000  # ...fewer where weights x counts x facets would exceed this (a coarser grid: smaller
+# coefficients, still valid): M mixed 46's 7,476 x 13,906 pair took 60 ms with 400 weights (5e5: M mixed 43's
+# rows changed, and it ended unproven at 60 s in one bench run: README, twelfth stop)
 MOST_VALUES = 2_000_000  # node counts enumerated for one hull; above it the row gets no facets (never on a bench fleet)
 ROUNDING = 1e-7  # of the power (at least 1 MW), what a count may draw beyond it and still fit: the solvers'
 # feasibility tolerance. A facet may be weaker for it, never cut a plan.
@@ -109,12 +110,13 @@ def lifted_facets(a: tuple[float, ...], power: float, caps: tuple[int, ...], i: 
     grid = int(np.clip(LIFT_WORK // (len(counts) * len(pair)), 2, LIFT_GRID))
     weights = np.unique(np.r_[np.geomspace(lightest, room, grid), room])  # what the others may draw
     rest = (room - weights)[:, None] - a[small] * counts  # per weight, per count of `small`
-    fits = rest >= -1e-12
-    large_counts = np.minimum(caps[large], _fitting(np.maximum(rest, 0.0), a[large]))
+    large_counts = np.where(rest >= -1e-12, np.minimum(caps[large], _fitting(np.maximum(rest, 0.0), a[large])), -np.inf)
     rows = []
     for (alpha, beta), rhs in pair:
         weight = {i: alpha, j: beta}
-        best = np.where(fits, weight[small] * counts + weight[large] * large_counts, -np.inf).max(axis=1)  # psi
+        value = weight[large] * large_counts  # -inf where `small`'s count does not fit
+        value += weight[small] * counts
+        best = value.max(axis=1)  # psi at each weight
         lam = min(np.min((rhs - best[:-1]) / weights[1:], initial=np.inf), (rhs - best[-1]) / weights[-1])
         coef = [0.0] * len(a)
         coef[i], coef[j] = float(alpha), float(beta)
