@@ -128,6 +128,8 @@ def test_three_generations_relaxation_by_hand() -> None:
     inst = _fleet(gens, {"A": 1, "B": 1, "C": 1}, 0.005)
     assert _lp(inst, cuts=False) == pytest.approx(5 / 3)
     assert _lp(inst, cuts=True) == pytest.approx(10 / 9, rel=1e-4)  # rounding room: 1e-7 MW, 2e-5 of 5 kW
+    scenario_model = build_model(inst, lifted=False)  # as a scenario's (planner.model.stochastic): pairs only
+    assert HighsSolver().solve(scenario_model.lm.relaxed(), SolveOptions()).objective == pytest.approx(5 / 3)
 
 
 @pytest.mark.parametrize("seed", range(2))

@@ -14,16 +14,17 @@ __all__ = ["LinearModel", "PlanModel", "build_model"]
 
 
 def build_model(instance: Instance, bound_scale: float = 1.0, alloc: pd.DataFrame | None = None,
-                exits: dict[int, int] | None = None, reveal: int = 0, cuts: bool = True) -> PlanModel:
+                exits: dict[int, int] | None = None, reveal: int = 0, cuts: bool = True, lifted: bool = True) -> PlanModel:
     """Allocation variables, then every rule of SPEC sections 3-4 (and 6's lease ends), then the
     objective terms. The keyword arguments are create_sets'; a scenario of an instance passes them.
     `cuts`: valid inequalities that cut no plan, only fractions of nodes (explain builds without them:
-    its slacks on power and inventory would not reach them)."""
+    its slacks on power and inventory would not reach them). `lifted`: those of three or more generations
+    too (a scenario's model leaves them out: README, "Where the time goes", twelfth stop)."""
     m = create_sets(instance, bound_scale, alloc, exits, reveal)  # granularity (3.3): integer node variables
     c.define_inventory(m)  # 3.1
     c.define_power(m)  # 3.2
     if cuts:
-        c.define_power_whole_nodes(m)
+        c.define_power_whole_nodes(m, lifted)
     c.define_training_placement(m)
     c.define_training_required(m)
     c.define_training_homogeneous(m)

@@ -44,17 +44,19 @@ def define_power(m: PlanModel) -> None:
     )
 
 
-def define_power_whole_nodes(m: PlanModel) -> None:
+def define_power_whole_nodes(m: PlanModel, lifted: bool = True) -> None:
     """Valid inequalities of power (3.2) with granularity (3.3), over each generation's total nodes at a
     site in a period: where one or two generations draw its power, the facets of the hull of their
-    whole node counts under its power and inventory; where more do, each pair's lifted over the others
-    (planner.model.knapsack). They cut no plan."""
+    whole node counts under its power and inventory; where more do and `lifted`, each pair's lifted over
+    the others (planner.model.knapsack). They cut no plan."""
     u = m.usage
     present = u[["s", "t", "g"]].drop_duplicates()
     present = present[m.node_mw[present["g"], present["s"]] > 0]  # a GPU that draws no power is not in the row
     facets, cut_rows, cut_gens, cut_coefs, rhs = {}, [], [], [], []  # facets: per (generations, site, inventory)
     for (s, t), gens in present.groupby(["s", "t"])["g"]:
         gens = tuple(sorted(gens))
+        if len(gens) > 2 and not lifted:
+            continue
         caps = tuple(m.nodes[gens, s, t].tolist())
         if (gens, s, caps) not in facets:
             facets[gens, s, caps] = whole_node_facets(tuple(m.node_mw[gens, s]), m.instance.sites[s].power_mw, caps)
