@@ -172,6 +172,14 @@ def _fix_budget(options: SolveOptions, relaxed_seconds: float, start: float) -> 
     return min(FIX_SHARE * options.time_limit, budget, _left(options, start))
 
 
+def _aimed(options: SolveOptions, budget: float, bound: float | None,
+           warm_start: np.ndarray | None = None) -> SolveOptions:
+    """A restricted model's solve (fixed or neighbouring): FIX_GAP of the gap within `budget` seconds,
+    stopped at the target under which `bound` proves a plan."""
+    return replace(options, gap=FIX_GAP * options.gap, time_limit=budget, warm_start=warm_start,
+                   target=None if bound is None else proving(bound, options.gap))
+
+
 def _relax(lm: LinearModel, continuous: np.ndarray, backend: Solver, options: SolveOptions, share: float,
            warm_start: np.ndarray | None, start: float, most: float | None = None) -> tuple[SolverReport, float | None]:
     """The relaxation (`continuous` made so) solved to `share` of the gap within RELAX_SHARE of the time
@@ -200,8 +208,7 @@ def _fix(lm: LinearModel, counts: NodeCounts, continuous: np.ndarray, backend: S
     fixed = lm.with_fixed(cols, np.round(relaxed.x[cols]))
     racks_integer = len(continuous) < len(nodes)  # the relaxation kept the racks integer
     budget = _fix_budget(options, relaxed.seconds, start)
-    fix = replace(options, gap=FIX_GAP * options.gap, time_limit=budget, warm_start=None,
-                  target=None if bound is None else proving(bound, options.gap))
+    fix = _aimed(options, budget, bound)
     single = np.intersect1d(counts.single, continuous)
 
     def within_budget() -> SolveOptions:  # after block rounding, less than the budget may be left
@@ -243,8 +250,7 @@ def _neighbourhood(lm: LinearModel, nodes: np.ndarray, backend: Solver, options:
     or `plan`: a rounding leaves a rack idle or a node where another serves more, which the blocks,
     holding the racks and decisions, cannot undo (module docstring)."""
     found = backend.solve(near(lm, nodes, plan.x[nodes], NEIGHBOURHOOD),
-                          replace(options, gap=FIX_GAP * options.gap, time_limit=_fix_budget(options, relaxed_seconds, start),
-                                  warm_start=plan.x, target=proving(bound, options.gap)))
+                          _aimed(options, _fix_budget(options, relaxed_seconds, start), bound, warm_start=plan.x))
     if not found.status.has_solution or found.objective <= plan.objective:
         return plan
     return found.unproven()  # its bound holds near the plan only
