@@ -52,6 +52,7 @@ class SolveOptions:
     warm_start: np.ndarray | None = None  # a feasible x to start from, where the backend accepts one
     cancel: threading.Event | None = None  # set (by an interrupt): stop now, keeping the best plan found
     target: float | None = None  # a plan worth more is enough (the caller proves it): stop there, where the backend can
+    heuristics: bool = True  # the backend's own search for plans; off where the caller makes them (where the backend can)
 
     @property
     def cancelled(self) -> bool:
