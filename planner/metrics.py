@@ -6,6 +6,8 @@ worth, each from one more solve per scenario.
   `uncertainty` and re-optimises the rest in each scenario (None, with a note, where that is infeasible).
 - Both need the plan and every solve they rest on proven optimal; with a time limit (each solve gets it)
   a solve cut short makes its metric None, with a note.
+- Both are >= 0 up to the solvers' gap (SPEC section 6): one further below says a solve is not what it
+  claims, and is reported with a note saying so.
 """
 
 from __future__ import annotations
@@ -58,7 +60,13 @@ def value_of_information(inst: Instance, plan: PlanResult, solver: str, options:
     if kept is None:
         kept, note = _kept_first_stage(inst, solver, options)
         notes += [note] if note else []
-    return {"evpi": evpi, "vss": None if kept is None else plan.objective - kept, "notes": notes}
+    found = {"evpi": evpi, "vss": None if kept is None else plan.objective - kept}
+    values = [plan.objective] + [s["objective"] for s in (plan.uncertainty or {}).get("scenarios", [])]
+    slack = 2 * options.gap * max(1.0, *(abs(v) for v in values))  # the plan's gap and its comparison's
+    notes += [f"{name.upper()} is {value:.6g}, below 0 by more than the solvers' gap allows ({slack:.3g}): a solve "
+              "it rests on is not what it claims; please report this instance"
+              for name, value in found.items() if value is not None and value < -slack]
+    return found | {"notes": notes}
 
 
 def _evpi(inst: Instance, plan: PlanResult, solver: str, options: SolveOptions, workers: int | None,

@@ -157,6 +157,25 @@ def test_evpi_and_vss_rest_on_proven_solves_only(monkeypatch):
     assert any("EVPI not computed" in note for note in found["notes"])
 
 
+def test_evpi_below_zero_beyond_the_gap_is_reported_not_hidden(monkeypatch):
+    """SPEC section 6: EVPI and VSS are >= 0 up to the solvers' gap. A perfect-information solve that claims
+    an optimum below the plan's scenario values (a bug) leaves EVPI < 0: kept as computed, and a note says a
+    solve is not what it claims; the true values (10 and 25, test above) get no such note."""
+    from planner import metrics
+    from planner.solvers import SolveOptions
+
+    inst = parse_instance(with_reveal(1))
+    plan = solve(inst)
+    honest = metrics.value_of_information(inst, plan, "highs", SolveOptions(gap=1e-6))
+    assert honest["evpi"] == pytest.approx(10) and not any("below 0" in note for note in honest["notes"])
+    monkeypatch.setattr(metrics, "perfect_information_value", lambda *a, **k: (0.0, True))
+    found = metrics.value_of_information(inst, plan, "highs", SolveOptions(gap=1e-6))
+    assert found["evpi"] == pytest.approx(-55) and found["vss"] == pytest.approx(25)
+    assert [note for note in found["notes"] if "below 0" in note] == [
+        note for note in found["notes"] if note.startswith("EVPI is -55, below 0 by more than the solvers' gap")]
+    assert any(note.startswith("EVPI is -55") for note in found["notes"])
+
+
 def test_whole_site_lease_ended_early():
     """A whole-site lease paying 10 a period over 4, endable from 2 for a fee of 1, against a run in periods
     2-3 worth 2*10 a period: end at 2 -> 20 + 40 - 1 = 59 (keep: 40; reject: 40)."""
