@@ -18,7 +18,7 @@ and 0.097% in 29 s after them.
    bound final at 2 s, then 15 s of search for a plan 2.4e-5 better than the one it had at 2.8 s).
    A relaxation with every count continuous runs without the backend's own heuristics: its plan is
    rounded anyway, and on L mixed 13 RINS and RENS at its root took 14 of its 22 s (the solve went
-   unproven at 60 s; without them, 15.7 s). The racks-integer one keeps them (M: slower without).
+   unproven at 60 s; without them, 18.0 s; L 19: 22.7 s -> 15.3 s). The racks-integer one keeps them.
 2. fix: the 0/1 decisions fixed at the relaxation's values, the counts integer again, first rounded
    block by block (planner.block_rounding), then, when that misses the target, each within WINDOW
    nodes of its relaxed value (HiGHS's root reduced-cost fixing walks every value of every large

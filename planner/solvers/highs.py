@@ -39,8 +39,10 @@ class HighsSolver(Solver):
             if is_mip and lm.n_vars <= SMALL_MIP:  # its fixed cost was half of a 10-column MILP's 10 ms; XL
                 # seed 2's 1,458 block solves (planner.block_rounding) took 26.5 s without it, 34.9 s with it
                 h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
-            if not options.heuristics and is_mip:  # L mixed 13: RINS and RENS took 14 s of a 22 s relaxation
-                h.setOptionValue("mip_heuristic_effort", 0.0)
+            if not options.heuristics and is_mip:  # L mixed 13: RINS and RENS took 14 s of a 22 s relaxation; the
+                h.setOptionValue("mip_heuristic_effort", 0.0)  # effort alone leaves them at the root (L 19: 15.2 s, 6.2 s)
+                h.setOptionValue("mip_heuristic_run_rins", False)
+                h.setOptionValue("mip_heuristic_run_rens", False)
             if options.target is not None and is_mip:
                 h.setOptionValue("objective_target", options.target / scale)
             if options.progress:
