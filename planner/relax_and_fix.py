@@ -16,9 +16,10 @@ and 0.097% in 29 s after them.
    whose bound is kept too, and takes at most RELAX_PER_FIRST times as long as that plan took, plus a
    second: its bound is final early, and step 4 makes up the plan it had no time to find (M mixed 43:
    bound final at 2 s, then 15 s of search for a plan 2.4e-5 better than the one it had at 2.8 s).
-   A relaxation with every count continuous runs without the backend's own heuristics: its plan is
-   rounded anyway, and on L mixed 13 RINS and RENS at its root took 14 of its 22 s (the solve went
-   unproven at 60 s; without them, 18.0 s; L 19: 22.7 s -> 15.3 s). The racks-integer one keeps them.
+   Each relaxation runs without the backend's own heuristics (RINS, RENS: planner.solvers.highs): its
+   plan is only rounded or a start. On L mixed 13 they took 14 of the relaxation's 22 s (the solve went
+   unproven at 60 s; without them, 18.0 s; L 19: 22.7 s -> 15.3 s); without them in the racks-integer
+   relaxation too, M's 26 slowest fleets took 97.2 s instead of 121.6 s.
 2. fix: the 0/1 decisions fixed at the relaxation's values, the counts integer again, first rounded
    block by block (planner.block_rounding), then, when that misses the target, each within WINDOW
    nodes of its relaxed value (HiGHS's root reduced-cost fixing walks every value of every large
@@ -120,8 +121,7 @@ def relax_and_fix(lm: LinearModel, counts: NodeCounts, backend: Solver, options:
     first, loose_bound = _first_plan(lm, counts, backend, quiet, start) if racks else (None, None)
     warm_start = options.warm_start if first is None else first.x
     most = None if first is None else RELAX_PER_FIRST * (time.perf_counter() - start) + 1.0
-    relaxed, bound = _relax(lm, continuous, backend, quiet, RELAX_GAPS[0], warm_start, start, most=most,
-                            heuristics=racks)
+    relaxed, bound = _relax(lm, continuous, backend, quiet, RELAX_GAPS[0], warm_start, start, most=most)
     bound = _tighter(bound, loose_bound)  # the racks-integer relaxation may end before its root LP
     if relaxed.x is None or options.cancelled or (first is not None and bound is not None
                                                   and relative_gap(first.objective, bound) <= options.gap):
@@ -185,18 +185,17 @@ def _aimed(options: SolveOptions, budget: float, bound: float | None,
 
 
 def _relax(lm: LinearModel, continuous: np.ndarray, backend: Solver, options: SolveOptions, share: float,
-           warm_start: np.ndarray | None, start: float, most: float | None = None,
-           heuristics: bool = False) -> tuple[SolverReport, float | None]:
+           warm_start: np.ndarray | None, start: float, most: float | None = None) -> tuple[SolverReport, float | None]:
     """The relaxation (`continuous` made so) solved to `share` of the gap within RELAX_SHARE of the time
-    left and at most `most` seconds, and its proven bound (None when it has none). Without the backend's
-    own heuristics unless asked (module docstring, step 1)."""
+    left and at most `most` seconds, without the backend's own heuristics (module docstring, step 1), and
+    its proven bound (None when it has none)."""
     left = _left(options, start)
     limit = None if left is None else RELAX_SHARE * left
     if most is not None:
         limit = most if limit is None else min(limit, most)
     gap = share * max(options.gap, RELAX_GAP_FLOOR)
     relaxed = backend.solve(lm.relaxed(continuous), replace(options, gap=gap, warm_start=warm_start,
-                                                       time_limit=limit, heuristics=heuristics))
+                                                       time_limit=limit, heuristics=False))
     proven = relaxed.status.has_solution and relaxed.best_bound is not None and np.isfinite(relaxed.best_bound)
     return relaxed, relaxed.best_bound if proven else None  # a search cut short before its root LP has no bound yet
 

@@ -257,7 +257,7 @@ def test_the_fixed_solve_aims_at_the_target_and_the_tighter_relaxation_is_capped
     assert fix.gap == pytest.approx(relax_and_fix_module.FIX_GAP * 1e-4) and fix.target == pytest.approx(proving(100.02, 1e-4))
     assert fix.time_limit == pytest.approx(relax_and_fix_module.FIX_PER_RELAX * 4.0 + 1.0)
     assert again.gap < relax.gap and again.time_limit == pytest.approx(4.0)
-    # every count continuous: its plan is rounded anyway, so no heuristics of the backend's (L mixed 13: 60 s -> 16 s)
+    # a relaxation's plan is only rounded, so no heuristics of the backend's (L mixed 13: 60 s -> 18 s)
     assert not relax.heuristics and not again.heuristics and fix.heuristics
     assert found.bound == pytest.approx(100.015) and found.plan.objective == pytest.approx(99.991)
 
@@ -370,7 +370,7 @@ def test_where_the_racks_stay_integer_the_relaxation_is_not_solved_again(monkeyp
     found = relax_and_fix(m.lm, m.node_counts(), backend, SolveOptions(gap=1e-4, time_limit=60.0))
     assert found.bound == pytest.approx(100.02)
     first, kept, last = backend.calls  # the last is the plan's neighbourhood (test below), not a relaxation
-    assert not first.heuristics and kept.heuristics  # the racks-integer relaxation searches on (README, thirteenth stop)
+    assert not first.heuristics and not kept.heuristics  # racks integer or not (README, thirteenth stop)
     assert last.warm_start is x and last.target == pytest.approx(proving(100.02, 1e-4))
 
 
