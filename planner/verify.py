@@ -9,6 +9,7 @@ model cannot hide behind the same bug in its checker. `check` lists what is wron
 from __future__ import annotations
 
 import math
+import numbers
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -269,15 +270,21 @@ def demand_scale(p: _Plan, pool: InferencePool) -> np.ndarray:
     return np.ones(p.T) if pool.demand_scale is None else np.array(pool.demand_scale, dtype=float)
 
 
-def served_value_per_hour(pool: InferencePool, capacity: float, scale: float) -> float:
-    """Best split of capacity over the tiers: highest value first, tiers worth <= 0 never served."""
-    value, left = 0.0, capacity
-    for tier in sorted(pool.demand, key=lambda tier: -tier.value_per_unit_hour):
-        if tier.value_per_unit_hour <= 0:
+def served_per_tier(pool: InferencePool, capacity: float, scale: float) -> list[float]:
+    """Best split of capacity over the tiers (in the pool's order): highest value first, tiers worth <= 0
+    never served."""
+    served, left = [0.0] * len(pool.demand), capacity
+    for j in sorted(range(len(pool.demand)), key=lambda j: -pool.demand[j].value_per_unit_hour):
+        if pool.demand[j].value_per_unit_hour <= 0:
             break
-        served = min(left, tier.units * scale)
-        value, left = value + served * tier.value_per_unit_hour, left - served
-    return value
+        served[j] = min(left, pool.demand[j].units * scale)
+        left -= served[j]
+    return served
+
+
+def served_value_per_hour(pool: InferencePool, capacity: float, scale: float) -> float:
+    """The value of that best split, per hour."""
+    return sum(units * tier.value_per_unit_hour for units, tier in zip(served_per_tier(pool, capacity, scale), pool.demand))
 
 
 def inference_value(p: _Plan, pool: InferencePool) -> float:
@@ -634,6 +641,46 @@ def lease_report(p: _Plan) -> Iterator[Violation]:
             yield Violation("lease.report", f"lease {lease.name}: reported {entry.get('gpus')!r} GPUs, holds {block:g}")
 
 
+def consumers_report(p: _Plan) -> Iterator[Violation]:
+    """The optional `consumers` section agrees with the rows: each run's placed, GPUs and units in its first
+    period; each pool's demand, served (the best split of its capacity) and unserved units per period and tier."""
+    section = p.result.get("consumers")
+    if section is None:
+        return
+    want = {"training": [], "inference": []}
+    for run in p.inst.training:
+        first = int(np.argmax(window_mask(run, p.T)))
+        gpus = float(p.alloc["training", run.name][:, :, first].sum())
+        want["training"].append({"run": run.name, "placed": gpus > 0, "gpus": gpus,
+                                 "units": float(training_units(p, run)[first])})
+    for pool in p.inst.inference:
+        capacity, scale = serving_capacity(p, pool), demand_scale(p, pool)
+        for t in np.flatnonzero(window_mask(pool, p.T)):
+            served = served_per_tier(pool, capacity[t], scale[t])
+            want["inference"] += [{"pool": pool.name, "period": int(t), "tier": j, "value_per_unit_hour":
+                                   tier.value_per_unit_hour, "demand": tier.units * scale[t], "served": served[j],
+                                   "unserved": tier.units * scale[t] - served[j]} for j, tier in enumerate(pool.demand)]
+    for kind, rows in want.items():
+        got = _list(_mapping(section).get(kind))
+        if len(got) != len(rows):
+            yield Violation("consumers.report", f"consumers.{kind} has {len(got)} entries, the instance {len(rows)}")
+            continue
+        for entry, expected in zip(got, rows):
+            wrong = [key for key, value in expected.items() if not _agrees(_mapping(entry).get(key), value, p.rel_tol)]
+            if wrong:
+                yield Violation("consumers.report", f"consumers.{kind}: {wrong[0]} {_mapping(entry).get(wrong[0])!r} "
+                                                    f"where the rows give {expected[wrong[0]]!r} ({expected})")
+
+
+def _agrees(got: object, want: object, rel_tol: float) -> bool:
+    """A reported value equals its recomputation: a name, index or flag exactly, a quantity within rel_tol."""
+    if isinstance(want, float):
+        return isinstance(got, numbers.Real) and _is_number(float(got)) and abs(got - want) <= rel_tol * max(1.0, abs(want))
+    if isinstance(want, int) and not isinstance(want, bool):
+        return isinstance(got, numbers.Integral) and not isinstance(got, bool) and got == want
+    return type(got) is type(want) and got == want
+
+
 def lease_revenue_report(p: _Plan) -> Iterator[Violation]:
     """Each reported lease revenue equals the discounted total over its term."""
     entries, tol = p.entries, p.money_tol
@@ -704,6 +751,7 @@ RULES = (
     lease_signed,
     lease_report,
     lease_revenue_report,
+    consumers_report,
     breakdown,
     objective,
     best_bound,

@@ -289,3 +289,57 @@ def test_a_scenario_result_against_an_instance_without_scenarios_is_one_violatio
     doc = solve(load_instance(root / "instances" / "teach_scenarios.yaml")).to_dict()
     plain = load_instance(root / "instances" / "teach_scenarios.yaml").model_copy(update={"uncertainty": None})
     assert [v.rule for v in check(plain, doc)] == ["result.scenarios"]
+
+
+# The optional `consumers` section of VALID's plan, by hand (fixture comment above): big holds 8 A in its
+# first period (16 units); mix 4 A + 2 B in period 1, all at B's speed (6 units); chat's tiers as written
+# (0.001 then 0.004 per unit-hour): t0 capacity 4 fills the 0.004 tier's 10 up to 4; t1 capacity 8 at scale
+# 0.5 serves the 0.004 tier's 5, then 2 of the 0.001 tier's 2.
+CONSUMERS = {
+    "training": [
+        {"run": "big", "placed": True, "gpus": 8, "units": 16.0, "generations": ["A"], "sites": ["s1"],
+         "lacked": None, "why": None},
+        {"run": "mix", "placed": True, "gpus": 6, "units": 6.0, "generations": ["A", "B"], "sites": ["s1"],
+         "lacked": None, "why": None},
+    ],
+    "inference": [
+        {"pool": "chat", "period": 0, "tier": 0, "value_per_unit_hour": 0.001, "demand": 4.0, "served": 0.0,
+         "unserved": 4.0},
+        {"pool": "chat", "period": 0, "tier": 1, "value_per_unit_hour": 0.004, "demand": 10.0, "served": 4.0,
+         "unserved": 6.0},
+        {"pool": "chat", "period": 1, "tier": 0, "value_per_unit_hour": 0.001, "demand": 2.0, "served": 2.0,
+         "unserved": 0.0},
+        {"pool": "chat", "period": 1, "tier": 1, "value_per_unit_hour": 0.004, "demand": 5.0, "served": 5.0,
+         "unserved": 0.0},
+    ],
+}
+
+
+def with_consumers(edit=None):
+    r = broken(lambda r: r.update(consumers=copy.deepcopy(CONSUMERS)))
+    if edit is not None:
+        edit(r["consumers"])
+    return r
+
+
+def test_the_consumers_section_agrees_with_the_rows_and_planner_writes_it_so():
+    import pandas as pd
+
+    from planner.outcomes import consumer_outcomes
+
+    assert check(INSTANCE, with_consumers()) == []
+    assert consumer_outcomes(INSTANCE, pd.DataFrame(VALID["allocations"])) == CONSUMERS
+
+
+@pytest.mark.parametrize("edit", [
+    lambda c: c["training"][0].update(gpus=4),
+    lambda c: c["training"][1].update(units=12.0),
+    lambda c: c["training"][0].update(placed="yes"),
+    lambda c: c["training"].pop(),
+    lambda c: c["inference"][1].update(served=10.0, unserved=0.0),
+    lambda c: c["inference"][2].update(demand=4.0),
+    lambda c: c["inference"][3].update(period=0),
+    lambda c: c.pop("inference"),
+], ids=["gpus", "units", "placed", "missing run", "served", "demand", "period", "no inference"])
+def test_a_consumers_section_at_odds_with_the_rows_is_caught(edit):
+    assert rules(with_consumers(edit)) == {"consumers.report"}
