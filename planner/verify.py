@@ -650,7 +650,7 @@ def consumers_report(p: _Plan) -> Iterator[Violation]:
     want = {"training": [], "inference": []}
     for run in p.inst.training:
         first = int(np.argmax(window_mask(run, p.T)))
-        gpus = float(p.alloc["training", run.name][:, :, first].sum())
+        gpus = round(float(p.alloc["training", run.name][:, :, first].sum()))  # whole GPUs (rows are checked so)
         want["training"].append({"run": run.name, "placed": gpus > 0, "gpus": gpus,
                                  "units": float(training_units(p, run)[first])})
     for pool in p.inst.inference:
