@@ -674,11 +674,13 @@ def consumers_report(p: _Plan) -> Iterator[Violation]:
 
 def _agrees(got: object, want: object, rel_tol: float) -> bool:
     """A reported value equals its recomputation: a name, index or flag exactly, a quantity within rel_tol."""
-    if isinstance(want, float):
-        return isinstance(got, numbers.Real) and _is_number(float(got)) and abs(got - want) <= rel_tol * max(1.0, abs(want))
-    if isinstance(want, int) and not isinstance(want, bool):
-        return isinstance(got, numbers.Integral) and not isinstance(got, bool) and got == want
-    return type(got) is type(want) and got == want
+    if isinstance(want, bool) or isinstance(got, bool) or not isinstance(want, numbers.Real):
+        return type(got) is type(want) and got == want
+    if not (isinstance(got, numbers.Real) and math.isfinite(got)):
+        return False
+    if isinstance(want, int):
+        return isinstance(got, numbers.Integral) and got == want
+    return abs(got - want) <= rel_tol * max(1.0, abs(want))
 
 
 def lease_revenue_report(p: _Plan) -> Iterator[Violation]:

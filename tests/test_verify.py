@@ -340,6 +340,7 @@ def test_the_consumers_section_agrees_with_the_rows_and_planner_writes_it_so():
     lambda c: c["inference"][2].update(demand=4.0),
     lambda c: c["inference"][3].update(period=0),
     lambda c: c.pop("inference"),
-], ids=["gpus", "units", "placed", "missing run", "served", "demand", "period", "no inference"])
+    lambda c: c["inference"][0].update(served=False),  # 0 as a flag, not a quantity
+], ids=["gpus", "units", "placed", "missing run", "served", "demand", "period", "no inference", "served flag"])
 def test_a_consumers_section_at_odds_with_the_rows_is_caught(edit):
     assert rules(with_consumers(edit)) == {"consumers.report"}
