@@ -258,6 +258,7 @@ def test_other_commands_stop_at_the_first_interrupt_with_130_and_write_nothing(t
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "interrupted; nothing written" in err and "Aborted" not in err
+    assert "resource_tracker" not in err  # "There appear to be 5 leaked semaphore objects": it unlinks them anyway
     assert not out.exists()
 
 
