@@ -84,10 +84,18 @@ def _one_highs_thread() -> None:
 # ----- local processes ----------------------------------------------------------------------
 
 
+# A -W option for the resource tracker: after a Ctrl-C the CLI exits at once (planner.cli.abort_on_interrupt),
+# before the pool releases its semaphores; the tracker unlinks them all the same, and need not say so on the
+# user's terminal ("There appear to be 5 leaked semaphore objects", after a sweep's Ctrl-C).
+QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
 def _on_pool(fn: Callable[[Any], Any], items: list, workers: int, advance: Callable[[], None]) -> list:
     results: list = [None] * len(items)
     # Spawn, not fork: a forked child inherits HiGHS's thread pool from a parent that has already solved,
     # without its threads, and spins forever on its first solve.
+    if QUIET_TRACKER not in sys.warnoptions:  # before the pool starts the resource tracker, which takes them
+        sys.warnoptions.append(QUIET_TRACKER)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
     try:

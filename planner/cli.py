@@ -211,18 +211,10 @@ def first_interrupt_stops(cancel: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"  # a -W option: see cli()
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="planner")
 def cli() -> None:
     """Capacity planning for GPU fleets: who gets which GPUs, and which lease offers to take."""
-    # Ctrl-C ends the process at once (abort_on_interrupt), before a batch's worker pool releases its
-    # semaphores: multiprocessing's resource tracker unlinks them all the same, and need not say so
-    # on the user's terminal ("There appear to be 5 leaked semaphore objects", after a sweep's Ctrl-C)
-    if QUIET_TRACKER not in sys.warnoptions:  # once per process (tests invoke the CLI many times)
-        sys.warnoptions.append(QUIET_TRACKER)
 
 
 def cluster_option(command: Callable) -> Callable:
