@@ -92,10 +92,10 @@ QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
 
 def _on_pool(fn: Callable[[Any], Any], items: list, workers: int, advance: Callable[[], None]) -> list:
     results: list = [None] * len(items)
-    # Spawn, not fork: a forked child inherits HiGHS's thread pool from a parent that has already solved,
-    # without its threads, and spins forever on its first solve.
     if QUIET_TRACKER not in sys.warnoptions:  # before the pool starts the resource tracker, which takes them
         sys.warnoptions.append(QUIET_TRACKER)
+    # Spawn, not fork: a forked child inherits HiGHS's thread pool from a parent that has already solved,
+    # without its threads, and spins forever on its first solve.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
     try:

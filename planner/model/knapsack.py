@@ -30,9 +30,10 @@ ROUNDING = 1e-7  # of the power (at least 1 MW), what a count may draw beyond it
 # feasibility tolerance. A facet may be weaker for it, never cut a plan.
 
 
-def _fitting(room: float | np.ndarray, a: float) -> float | np.ndarray:
-    """Whole nodes drawing `a` each that fit in `room` (float rounding counted as fitting)."""
-    return np.floor(room / a + 1e-9)
+def _fitting(room: float | np.ndarray, a: float, out: np.ndarray | None = None) -> float | np.ndarray:
+    """Whole nodes drawing `a` each that fit in `room` (float rounding counted as fitting); with `out` (an
+    array, `room` itself allowed), computed there, with no new arrays (lifted_facets)."""
+    return np.floor(np.add(np.divide(room, a, out=out), 1e-9, out=out), out=out)
 
 
 def hull_facets(a: tuple[float, ...], power: float, caps: tuple[int, ...]) -> list[tuple[tuple[int, ...], int]]:
@@ -114,9 +115,7 @@ def lifted_facets(a: tuple[float, ...], power: float, caps: tuple[int, ...], i: 
     large_counts = np.subtract.outer(room - weights, a[small] * counts)
     fits = large_counts >= -1e-12
     np.maximum(large_counts, 0.0, out=large_counts)
-    large_counts /= a[large]  # _fitting
-    large_counts += 1e-9
-    np.floor(large_counts, out=large_counts)
+    _fitting(large_counts, a[large], out=large_counts)
     np.minimum(large_counts, caps[large], out=large_counts)
     large_counts[~fits] = -np.inf
     value = np.empty_like(large_counts)
